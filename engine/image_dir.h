@@ -1,0 +1,77 @@
+// ImageDir: an image directory on disk (origin.img + snap-N.cow), held by one process at a
+// time through a lock file, loaded into an Origin. Snapshot create/delete live here.
+//
+// Files in IMAGEDIR (documented in snapcowfs(8)):
+//   origin.img            the origin
+//   snap-N.cow            persistent COW store of snapshot N (FORMAT.md)
+//   .snapcowfs.lock       flock()ed by the holder; holds "pid=.. mountpoint=.. control=.."
+//   .snapcowfs.state      "next=N": the next snapshot number (numbers are never reused)
+// Transient snapshots use an unnamed O_TMPFILE in IMAGEDIR and vanish with the holder.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/origin.h"
+#include "engine/snapshot_config.h"
+#include "engine/status.h"
+
+namespace snapcow {
+
+inline constexpr char kOriginFile[] = "origin.img";
+inline constexpr char kLockFile[] = ".snapcowfs.lock";
+inline constexpr char kStateFile[] = ".snapcowfs.state";
+
+// Who holds an image directory, as recorded in its lock file.
+struct Holder {
+  long pid = 0;
+  std::string mountpoint;  // "" for snapcowctl working offline
+  std::string control;     // control socket name ("" when none)
+};
+
+class ImageDir {
+ public:
+  struct Options {
+    uint32_t cow_threshold = kDefaultCowThreshold;
+  };
+
+  // Takes the directory lock (a held lock gives EBUSY naming the holder), opens origin.img and
+  // loads every snap-N.cow. A COW file that cannot be loaded is left out and named in
+  // load_errors(); the rest is served.
+  static Status Open(const std::string& dir, const Options& opts, std::unique_ptr<ImageDir>* out);
+  // Who holds `dir` now; ENOENT when nobody does.
+  static Status ReadHolder(const std::string& dir, Holder* out);
+
+  ~ImageDir();  // same as Close(), errors logged only
+  Status Close();
+
+  const std::string& path() const { return dir_; }
+  const std::vector<std::string>& load_errors() const { return load_errors_; }
+  Origin& origin() { return *origin_; }
+
+  // Records the mountpoint and control socket in the lock file, for ReadHolder().
+  Status SetHolder(const std::string& mountpoint, const std::string& control);
+
+  // Quiesces origin writes, writes the new store durably, adds it. Never leaves a half-made
+  // snapshot: on error nothing is added and no file is left.
+  Status CreateSnapshot(const SnapshotConfig& config, uint32_t* number);
+  // Removes the snapshot and its COW file (ENOENT if there is none).
+  Status DeleteSnapshot(uint32_t number);
+  std::vector<SnapshotInfo> List() const;
+
+ private:
+  ImageDir() = default;
+  Status Load(const Options& opts);
+  Status NextNumber(uint32_t* number);
+
+  std::string dir_;
+  int dir_fd_ = -1;
+  int lock_fd_ = -1;
+  std::unique_ptr<Origin> origin_;
+  std::vector<std::string> load_errors_;
+  Mutex admin_mu_;  // serialises create/delete
+};
+
+}  // namespace snapcow

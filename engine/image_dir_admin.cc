@@ -1,0 +1,120 @@
+// Snapshot create and delete in an image directory: each step is durable before the next, so
+// a crash leaves the snapshot fully made or not there at all.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <ctime>
+
+#include "engine/image_dir.h"
+#include "engine/snapshot.h"
+
+namespace snapcow {
+namespace {
+
+std::string CowName(uint32_t n) { return SnapshotName(n) + ".cow"; }
+
+Status SyncDir(int dir_fd, const std::string& dir) {
+  if (::fsync(dir_fd) != 0) return Status::FromErrno(errno, "fsync " + dir);
+  return Status::OK();
+}
+
+}  // namespace
+
+// Reserves the next snapshot number durably: numbers are never reused, even after a crash.
+Status ImageDir::NextNumber(uint32_t* number) {
+  uint64_t next = 1;
+  {
+    std::unique_ptr<File> f;
+    Status s = OpenPosixFileAt(dir_fd_, kStateFile, dir_ + "/" + kStateFile, O_RDONLY, 0, &f);
+    if (s.ok()) {
+      char buf[64] = {};
+      uint64_t size = 0;
+      if (f->Size(&size).ok() && size < sizeof buf && f->ReadAt(0, size, buf).ok() &&
+          std::sscanf(buf, "next=%lu", &next) != 1)
+        return Status::Error(EUCLEAN, dir_ + "/" + kStateFile + ": unreadable");
+    } else if (s.err() != ENOENT) {
+      return s;
+    }
+  }
+  for (const auto& snap : origin_->Snapshots())
+    next = std::max<uint64_t>(next, uint64_t{snap->number()} + 1);
+  if (next > UINT32_MAX) return Status::Error(EOVERFLOW, "snapshot numbers exhausted");
+  std::string text = fmt::format("next={}\n", next + 1);
+  const std::string tmp = std::string(kStateFile) + ".tmp";
+  std::unique_ptr<File> f;
+  Status s = OpenPosixFileAt(dir_fd_, tmp, dir_ + "/" + tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600, &f);
+  if (s.ok()) s = f->WriteAt(0, text.size(), text.data());
+  if (s.ok()) s = f->Sync();
+  if (!s.ok()) return s;
+  if (::renameat(dir_fd_, tmp.c_str(), dir_fd_, kStateFile) != 0)
+    return Status::FromErrno(errno, "rename " + dir_ + "/" + kStateFile);
+  s = SyncDir(dir_fd_, dir_);
+  if (!s.ok()) return s;
+  *number = static_cast<uint32_t>(next);
+  return Status::OK();
+}
+
+Status ImageDir::CreateSnapshot(const SnapshotConfig& config, uint32_t* number) {
+  std::string bad = ValidateSnapshotConfig(config);
+  if (!bad.empty()) return Status::Error(EINVAL, bad);
+  MutexLock admin(&admin_mu_);
+  uint32_t n = 0;
+  Status s = NextNumber(&n);
+  if (!s.ok()) return s;
+  const std::string name = CowName(n), tmp = name + ".tmp";
+  std::unique_ptr<File> cow;
+  if (config.persistent)
+    s = OpenPosixFileAt(dir_fd_, tmp, dir_ + "/" + tmp, O_RDWR | O_CREAT | O_EXCL, 0600, &cow);
+  else
+    s = OpenPosixFileAt(dir_fd_, ".", dir_ + " (transient store)", O_RDWR | O_TMPFILE, 0600, &cow);
+  if (!s.ok()) return s;
+  std::shared_ptr<Snapshot> snap;
+  s = Snapshot::Create(n, config, origin_->size(), static_cast<int64_t>(std::time(nullptr)),
+                       std::move(cow), &snap);
+  if (s.ok()) {
+    // The point in time: no origin write is in flight from here until the snapshot is added.
+    Origin::Quiesce q(origin_.get());
+    if (config.persistent) {
+      if (::renameat(dir_fd_, tmp.c_str(), dir_fd_, name.c_str()) != 0)
+        s = Status::FromErrno(errno, "rename " + dir_ + "/" + name);
+      if (s.ok()) s = SyncDir(dir_fd_, dir_);
+    }
+    if (s.ok()) origin_->AddSnapshot(snap);
+  }
+  if (!s.ok()) {
+    if (config.persistent) {
+      ::unlinkat(dir_fd_, tmp.c_str(), 0);
+      ::unlinkat(dir_fd_, name.c_str(), 0);
+    }
+    return s;
+  }
+  *number = n;
+  return Status::OK();
+}
+
+Status ImageDir::DeleteSnapshot(uint32_t number) {
+  MutexLock admin(&admin_mu_);
+  std::shared_ptr<Snapshot> gone;
+  {
+    Origin::Quiesce q(origin_.get());
+    gone = origin_->RemoveSnapshot(number);
+  }
+  if (!gone) return Status::Error(ENOENT, SnapshotName(number) + ": no such snapshot");
+  if (gone->config().persistent) {
+    const std::string name = CowName(number);
+    if (::unlinkat(dir_fd_, name.c_str(), 0) != 0) {
+      Status s = Status::FromErrno(errno, "remove " + dir_ + "/" + name);
+      Origin::Quiesce q(origin_.get());
+      origin_->AddSnapshot(gone);  // nothing changed
+      return s;
+    }
+    return SyncDir(dir_fd_, dir_);
+  }
+  return Status::OK();
+}
+
+}  // namespace snapcow

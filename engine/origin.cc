@@ -1,0 +1,85 @@
+#include "engine/origin.h"
+
+#include <algorithm>
+#include <cerrno>
+
+#include "engine/snapshot.h"
+
+namespace snapcow {
+
+Origin::Origin(std::unique_ptr<File> file, uint64_t size, uint32_t cow_threshold)
+    : file_(std::move(file)),
+      size_(size),
+      set_(std::make_shared<const SnapshotList>()),
+      throttle_(cow_threshold) {}
+
+Origin::~Origin() = default;
+
+std::shared_ptr<const Origin::SnapshotList> Origin::List() const {
+  MutexLock l(&set_mu_);
+  return set_;
+}
+
+std::shared_ptr<Snapshot> Origin::Find(uint32_t number) const {
+  auto list = List();
+  for (const auto& s : *list)
+    if (s->number() == number) return s;
+  return nullptr;
+}
+
+std::vector<std::shared_ptr<Snapshot>> Origin::Snapshots() const { return *List(); }
+
+void Origin::AddSnapshot(std::shared_ptr<Snapshot> s) {
+  MutexLock l(&set_mu_);
+  auto next = std::make_shared<SnapshotList>(*set_);
+  next->push_back(std::move(s));
+  std::sort(next->begin(), next->end(),
+            [](const auto& a, const auto& b) { return a->number() < b->number(); });
+  set_ = std::move(next);
+}
+
+std::shared_ptr<Snapshot> Origin::RemoveSnapshot(uint32_t number) {
+  MutexLock l(&set_mu_);
+  auto next = std::make_shared<SnapshotList>(*set_);
+  auto it = std::find_if(next->begin(), next->end(),
+                         [number](const auto& s) { return s->number() == number; });
+  if (it == next->end()) return nullptr;
+  std::shared_ptr<Snapshot> gone = *it;
+  next->erase(it);
+  set_ = std::move(next);
+  return gone;
+}
+
+Status Origin::Read(uint64_t off, size_t len, void* buf) {
+  if (off > size_ || len > size_ - off) return Status::Error(EINVAL, "read past end of origin");
+  return file_->ReadAt(off, len, buf);
+}
+
+Status Origin::Write(uint64_t off, size_t len, const void* buf) {
+  if (off > size_ || len > size_ - off) return Status::Error(ENOSPC, "write past end of origin");
+  ReaderLock gate(&write_gate_);
+  Status s = Preserve(off, len);
+  if (!s.ok()) return s;
+  return file_->WriteAt(off, len, buf);
+}
+
+Status Origin::Discard(uint64_t off, uint64_t len) {
+  if (off > size_ || len > size_ - off) return Status::Error(ENOSPC, "discard past end of origin");
+  ReaderLock gate(&write_gate_);
+  Status s = Preserve(off, len);
+  if (!s.ok()) return s;
+  return file_->PunchHole(off, len);
+}
+
+Status Origin::Sync() {
+  Status s = file_->Sync();
+  auto list = List();
+  for (const auto& snap : *list) {
+    if (!snap->valid()) continue;
+    Status t = snap->store().Sync();
+    if (!t.ok()) snap->Fail(t, false);
+  }
+  return s;
+}
+
+}  // namespace snapcow

@@ -1,0 +1,90 @@
+// Origin: one origin image and the set of its snapshots; the whole I/O path of the engine.
+//
+// Every call here is synchronous and thread-safe; the daemon calls them from many FUSE
+// threads at once. Ranges must lie inside the image (the caller clamps to size()).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "engine/file.h"
+#include "engine/mutex.h"
+#include "engine/snapshot_config.h"
+#include "engine/status.h"
+#include "engine/throttle.h"
+
+namespace snapcow {
+
+class Snapshot;
+struct CopyJob;
+
+class Origin {
+ public:
+  Origin(std::unique_ptr<File> file, uint64_t size, uint32_t cow_threshold);
+  ~Origin();
+  Origin(const Origin&) = delete;
+  Origin& operator=(const Origin&) = delete;
+
+  uint64_t size() const { return size_; }
+  File& file() { return *file_; }
+
+  Status Read(uint64_t off, size_t len, void* buf);
+  // Preserves the old data in every valid snapshot, then writes.
+  Status Write(uint64_t off, size_t len, const void* buf) EXCLUDES(write_gate_);
+  // Preserves, then deallocates (reads back zeros).
+  Status Discard(uint64_t off, uint64_t len) EXCLUDES(write_gate_);
+  // Makes the origin and every snapshot store durable.
+  Status Sync();
+
+  Status ReadSnapshot(Snapshot& s, uint64_t off, size_t len, void* buf);
+  Status WriteSnapshot(Snapshot& s, uint64_t off, size_t len, const void* buf);
+  // Writes zeros over the range in the snapshot (the COW cannot shrink, as in dm).
+  Status DiscardSnapshot(Snapshot& s, uint64_t off, uint64_t len);
+  Status SyncSnapshot(Snapshot& s);
+
+  std::shared_ptr<Snapshot> Find(uint32_t number) const EXCLUDES(set_mu_);
+  std::vector<std::shared_ptr<Snapshot>> Snapshots() const EXCLUDES(set_mu_);
+
+  // Point in time: holds new origin writes back and waits for those in flight; while the
+  // returned guard lives, the origin does not change.
+  class SCOPED_CAPABILITY Quiesce {
+   public:
+    explicit Quiesce(Origin* o) ACQUIRE(o->write_gate_) : o_(o) { o_->write_gate_.Lock(); }
+    ~Quiesce() RELEASE() { o_->write_gate_.Unlock(); }
+    Quiesce(const Quiesce&) = delete;
+    Quiesce& operator=(const Quiesce&) = delete;
+
+   private:
+    Origin* const o_;
+  };
+  // Both need a Quiesce held.
+  void AddSnapshot(std::shared_ptr<Snapshot> s) REQUIRES(write_gate_) EXCLUDES(set_mu_);
+  std::shared_ptr<Snapshot> RemoveSnapshot(uint32_t number) REQUIRES(write_gate_)
+      EXCLUDES(set_mu_);
+
+  Throttle& throttle() { return throttle_; }
+
+ private:
+  using SnapshotList = std::vector<std::shared_ptr<Snapshot>>;
+  std::shared_ptr<const SnapshotList> List() const EXCLUDES(set_mu_);
+  Status Preserve(uint64_t off, uint64_t len) REQUIRES_SHARED(write_gate_);
+  bool NeedsCopy(const SnapshotList& list, uint64_t off, uint64_t len);
+  Status RunCopies(std::vector<CopyJob>& jobs);
+
+  // Constant after construction.
+  const std::unique_ptr<File> file_;
+  const uint64_t size_;
+
+  // Origin writes hold it shared for their whole duration; snapshot create/delete hold it
+  // exclusive (the point in time). It is first in the lock order.
+  SharedMutex write_gate_ ACQUIRED_BEFORE(set_mu_);
+
+  // The snapshot set: copy-and-swap. The I/O path copies the pointer and drops the lock.
+  mutable Mutex set_mu_;
+  std::shared_ptr<const SnapshotList> set_ GUARDED_BY(set_mu_);
+
+  Throttle throttle_;
+};
+
+}  // namespace snapcow

@@ -1,0 +1,166 @@
+// The origin write path (DESIGN §4): before chunk c of the origin changes, every valid
+// snapshot that has no exception for c gets a copy of its old data, durably, and no tracked
+// snapshot read of c is still reading the origin.
+#include <algorithm>
+#include <cerrno>
+#include <vector>
+
+#include "engine/copy_job.h"
+#include "engine/origin.h"
+#include "engine/snapshot.h"
+
+namespace snapcow {
+namespace {
+
+constexpr size_t kCopyPiece = 1 << 20;  // chunks larger than this are copied in pieces
+
+struct Touched {
+  Snapshot* snap;
+  chunk_t chunk;
+};
+
+// Calls fn(chunk) for every chunk of `s` overlapping [off, off+len) inside the snapshot.
+template <typename Fn>
+void ForEachChunk(const Snapshot& s, uint64_t off, uint64_t len, Fn fn) {
+  uint64_t end = std::min(off + len, s.size());
+  if (off >= end) return;
+  const uint64_t cs = s.chunk_bytes();
+  for (chunk_t c = off / cs; c <= (end - 1) / cs; ++c) fn(c);
+}
+
+}  // namespace
+
+void CommitCopy(CopyJob& job) {
+  std::shared_ptr<Snapshot> snap = job.snap;
+  std::shared_ptr<PendingException> pe = job.pe;
+  const chunk_t c = job.chunk, nc = job.e.new_chunk;
+  snap->store().Commit(job.e, [snap, pe, c, nc](const Status& s) {
+    if (s.ok()) {
+      snap->table().CompletePending(c, nc);
+    } else {
+      snap->Fail(s, false);
+      snap->table().RemovePending(c);
+    }
+    pe->Complete(s);
+  });
+}
+
+void AbandonCopy(CopyJob& job, const Status& why) {
+  job.snap->table().RemovePending(job.chunk);
+  job.pe->Complete(why);
+}
+
+bool Origin::NeedsCopy(const SnapshotList& list, uint64_t off, uint64_t len) {
+  bool needs = false;
+  for (const auto& s : list) {
+    if (needs || !s->valid()) continue;
+    ForEachChunk(*s, off, len, [&](chunk_t c) { needs = needs || s->table().NeedsCopy(c); });
+  }
+  return needs;
+}
+
+// Copies the jobs' chunks from the origin into their stores, jobs with the same extent
+// sharing one read of the origin, and commits them. Errors reading the origin are returned
+// (the origin write fails, no snapshot changes); store errors fail that snapshot only.
+Status Origin::RunCopies(std::vector<CopyJob>& jobs) {
+  std::sort(jobs.begin(), jobs.end(), [](const CopyJob& a, const CopyJob& b) {
+    return std::make_pair(a.byte_offset(), a.snap->chunk_bytes()) <
+           std::make_pair(b.byte_offset(), b.snap->chunk_bytes());
+  });
+  Status result;
+  std::vector<uint8_t> buf;
+  for (size_t i = 0; i < jobs.size();) {
+    size_t j = i;
+    const uint64_t off = jobs[i].byte_offset();
+    const uint32_t cs = jobs[i].snap->chunk_bytes();
+    while (j < jobs.size() && jobs[j].byte_offset() == off && jobs[j].snap->chunk_bytes() == cs)
+      ++j;
+    for (uint64_t piece = 0; piece < cs; piece += kCopyPiece) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(kCopyPiece, cs - piece));
+      buf.resize(n);
+      Status s = file_->ReadAt(off + piece, n, buf.data());
+      for (size_t k = i; k < j; ++k) {
+        CopyJob& job = jobs[k];
+        if (job.pe == nullptr) continue;  // already failed
+        if (!s.ok()) {
+          // Before anything was allocated the origin error is the writer's alone; a failure
+          // half-way through a large chunk leaves an allocated exception we cannot fill.
+          if (job.prepared) job.snap->Fail(s, false);
+          AbandonCopy(job, s);
+          job.pe = nullptr;
+          continue;
+        }
+        if (!job.prepared) {
+          Status p = job.snap->store().Prepare(&job.e);
+          if (!p.ok()) {
+            job.snap->Fail(p, false);
+            AbandonCopy(job, p);
+            job.pe = nullptr;
+            continue;
+          }
+          job.prepared = true;
+        }
+        Status w = job.snap->store().cow().WriteAt(job.e.new_chunk * cs + piece, n, buf.data());
+        if (!w.ok()) {
+          job.snap->Fail(w, false);
+          AbandonCopy(job, w);
+          job.pe = nullptr;
+        }
+      }
+      if (!s.ok()) result = s;
+    }
+    i = j;
+  }
+  for (auto& job : jobs)
+    if (job.pe) CommitCopy(job);
+  return result;
+}
+
+Status Origin::Preserve(uint64_t off, uint64_t len) {
+  auto list = List();
+  if (list->empty()) return Status::OK();
+  // Seed 003: wait for room holding no lock, and only when this write will start a copy.
+  if (NeedsCopy(*list, off, len)) throttle_.WaitForRoom();
+
+  std::vector<CopyJob> owned;
+  std::vector<std::pair<Snapshot*, std::shared_ptr<PendingException>>> joined;
+  std::vector<Touched> touched;
+  for (const auto& s : *list) {
+    if (!s->valid()) continue;
+    ForEachChunk(*s, off, len, [&](chunk_t c) {
+      chunk_t nc;
+      std::shared_ptr<PendingException> pe;
+      switch (s->table().MapForWrite(c, &nc, &pe)) {
+        case ExceptionTable::Found::kComplete:
+          break;
+        case ExceptionTable::Found::kPending:
+          joined.emplace_back(s.get(), std::move(pe));
+          break;
+        case ExceptionTable::Found::kCreated:
+          owned.push_back(CopyJob{s, c, std::move(pe), {}, false});
+          owned.back().e.old_chunk = c;
+          break;
+      }
+      touched.push_back({s.get(), c});
+    });
+  }
+  const uint32_t started = static_cast<uint32_t>(owned.size());
+  if (started > 0) throttle_.Started(started);
+  Status result = RunCopies(owned);
+  for (auto& job : owned)
+    if (job.pe) {
+      Status s = job.pe->Wait();
+      (void)s;  // a store failure invalidated that snapshot; the origin write goes on
+    }
+  for (auto& [snap, pe] : joined) {
+    Status s = pe->Wait();
+    // The copy we joined failed on the origin, not the store: the chunk is not preserved, so
+    // this write must not go through either.
+    if (!s.ok() && snap->valid() && result.ok()) result = s;
+  }
+  for (const auto& t : touched) t.snap->table().WaitForTrackedReads(t.chunk);
+  if (started > 0) throttle_.Finished(started);
+  return result;
+}
+
+}  // namespace snapcow

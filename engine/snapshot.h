@@ -1,0 +1,65 @@
+// Snapshot: one snapshot of the origin: its store, its exception table and its state.
+#pragma once
+
+#include <memory>
+
+#include "engine/exception_store.h"
+#include "engine/exception_table.h"
+#include "engine/mutex.h"
+#include "engine/snapshot_config.h"
+#include "engine/status.h"
+
+namespace snapcow {
+
+class Snapshot {
+ public:
+  // A new snapshot of an origin of `origin_bytes`, with a fresh store written into `cow`.
+  static Status Create(uint32_t number, const SnapshotConfig& config, uint64_t origin_bytes,
+                       int64_t created_unix, std::unique_ptr<File> cow,
+                       std::shared_ptr<Snapshot>* out);
+  // Loads a persistent store (FORMAT.md) and its exceptions. `number` comes from the file
+  // name; the extension block, when present, must agree with it.
+  static Status Load(uint32_t number, std::unique_ptr<File> cow, uint64_t current_origin_bytes,
+                     std::shared_ptr<Snapshot>* out);
+
+  uint32_t number() const { return params_.identity.number; }
+  uint64_t size() const { return params_.identity.origin_bytes; }
+  const SnapshotConfig& config() const { return params_.config; }
+  bool read_only() const { return params_.config.read_only; }
+  int64_t created_unix() const { return params_.identity.created_unix; }
+  uint32_t chunk_bytes() const { return params_.config.chunk_bytes; }
+  chunk_t chunks() const { return params_.origin_chunks; }
+  SnapshotInfo Info() const EXCLUDES(state_mu_);
+
+  ExceptionTable& table() { return table_; }
+  ExceptionStore& store() { return *store_; }
+
+  // Origin writes preserve data only for usable snapshots.
+  bool valid() const EXCLUDES(state_mu_);
+  // EIO when invalid.
+  Status CheckReadable() const EXCLUDES(state_mu_);
+  // EROFS read-only, EIO invalid, ENOSPC overflowed.
+  Status CheckWritable() const EXCLUDES(state_mu_);
+  // dm's __invalidate_snapshot: the snapshot stops being preserved; the header says so.
+  void Invalidate(const Status& why) EXCLUDES(state_mu_);
+  // dm's snapshot_overflowed (keep mode): reads go on, writes fail with ENOSPC.
+  void SetOverflowed() EXCLUDES(state_mu_);
+  // A store failure, handled by the overflow mode: ENOSPC in keep mode overflows, all else
+  // invalidates. Returns the errno the writer sees.
+  int Fail(const Status& why, bool snapshot_write) EXCLUDES(state_mu_);
+
+ private:
+  Snapshot(const StoreParams& p, std::unique_ptr<ExceptionStore> store);
+
+  // Constant after construction.
+  const StoreParams params_;
+  const std::unique_ptr<ExceptionStore> store_;
+  ExceptionTable table_;
+
+  // Mostly-read state (seed 000): I/O takes it shared, invalidate/overflow exclusive.
+  mutable SharedMutex state_mu_;
+  bool valid_ GUARDED_BY(state_mu_) = true;
+  bool overflowed_ GUARDED_BY(state_mu_) = false;
+};
+
+}  // namespace snapcow
