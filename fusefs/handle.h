@@ -1,0 +1,25 @@
+// Handle: what fi->fh points to for an open image file.
+#pragma once
+
+#include <fuse_lowlevel.h>
+
+#include <memory>
+
+#include "engine/snapshot.h"
+#include "fusefs/namespace.h"
+
+namespace snapcow::fusefs {
+
+struct Handle {
+  Target target;                   // kOrigin or kSnapshot
+  std::shared_ptr<Snapshot> snap;  // kSnapshot: kept alive (and counted open) until release
+};
+
+inline Handle& HandleOf(fuse_file_info* fi) { return *reinterpret_cast<Handle*>(fi->fh); }
+
+// The size of the image behind `h`.
+inline uint64_t ImageSize(Origin& origin, const Handle& h) {
+  return h.snap ? h.snap->size() : origin.size();
+}
+
+}  // namespace snapcow::fusefs

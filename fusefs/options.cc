@@ -1,0 +1,93 @@
+#include "fusefs/options.h"
+
+#include <fmt/format.h>
+
+#include <boost/program_options.hpp>
+#include <sstream>
+#include <stdexcept>
+
+#include "engine/snapshot_config.h"
+
+namespace po = boost::program_options;
+
+namespace snapcow::fusefs {
+namespace {
+
+constexpr unsigned kMinThreads = 1;
+constexpr unsigned kMaxThreads = 1024;
+
+po::options_description Visible() {
+  po::options_description d("Options");
+  d.add_options()
+      ("help,h", "show this help and exit")
+      ("version,V", "show the version and exit")
+      ("foreground,f", "stay in the foreground (log to stderr)")
+      ("debug,d", "print every FUSE request (implies -f)")
+      ("option,o", po::value<std::vector<std::string>>()->composing(),
+       "FUSE mount options, comma-separated (e.g. allow_other, ro)")
+      ("threads", po::value<unsigned>()->default_value(16),
+       "FUSE worker threads (kept alive when idle)")
+      ("cow-threshold", po::value<uint32_t>()->default_value(kDefaultCowThreshold),
+       "most chunk copies in flight at once");
+  return d;
+}
+
+void Split(const std::string& s, std::vector<std::string>* out) {
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ','))
+    if (!item.empty()) out->push_back(item);
+}
+
+}  // namespace
+
+std::string Usage() {
+  std::ostringstream out;
+  out << "usage: snapcowfs [-f] [-d] [-o OPT,...] [--threads N] [--cow-threshold N] "
+         "IMAGEDIR MOUNTPOINT\n\n"
+         "Serves IMAGEDIR/origin.img and one snap-N.img per snapshot at MOUNTPOINT\n"
+         "(which may be IMAGEDIR itself). Manage snapshots with snapcowctl(8).\n\n"
+      << Visible();
+  return out.str();
+}
+
+Options ParseOptions(int argc, char** argv) {
+  po::options_description hidden;
+  hidden.add_options()("imagedir", po::value<std::string>())(
+      "mountpoint", po::value<std::string>())("extra", po::value<std::vector<std::string>>());
+  po::options_description all;
+  all.add(Visible()).add(hidden);
+  po::positional_options_description pos;
+  pos.add("imagedir", 1).add("mountpoint", 1).add("extra", -1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
+  po::notify(vm);
+
+  Options o;
+  o.help = vm.count("help") > 0;
+  o.version = vm.count("version") > 0;
+  if (o.help || o.version) return o;
+  o.debug = vm.count("debug") > 0;
+  o.foreground = vm.count("foreground") > 0 || o.debug;
+  if (vm.count("option"))
+    for (const std::string& s : vm["option"].as<std::vector<std::string>>())
+      Split(s, &o.fuse_options);
+  for (const std::string& opt : o.fuse_options) {
+    if (opt == "ro") o.read_only = true;
+    if (opt == "rw") o.read_only = false;
+  }
+  o.threads = vm["threads"].as<unsigned>();
+  if (o.threads < kMinThreads || o.threads > kMaxThreads)
+    throw std::runtime_error(
+        fmt::format("--threads must be between {} and {}", kMinThreads, kMaxThreads));
+  o.cow_threshold = vm["cow-threshold"].as<uint32_t>();
+  if (o.cow_threshold == 0) throw std::runtime_error("--cow-threshold must be at least 1");
+  if (vm.count("extra")) throw std::runtime_error("too many arguments (expected IMAGEDIR MOUNTPOINT)");
+  if (!vm.count("imagedir")) throw std::runtime_error("missing IMAGEDIR and MOUNTPOINT");
+  if (!vm.count("mountpoint")) throw std::runtime_error("missing MOUNTPOINT");
+  o.imagedir = vm["imagedir"].as<std::string>();
+  o.mountpoint = vm["mountpoint"].as<std::string>();
+  return o;
+}
+
+}  // namespace snapcow::fusefs
