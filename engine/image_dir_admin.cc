@@ -78,7 +78,9 @@ Status ImageDir::CreateSnapshot(const SnapshotConfig& config, uint32_t* number) 
   if (s.ok()) {
     // The point in time: no origin write is in flight from here until the snapshot is added.
     Origin::Quiesce q(origin_.get());
-    if (config.persistent) {
+    // Like LVM's suspend: what was acknowledged before the snapshot is durable with it.
+    s = origin_->file().Sync();
+    if (s.ok() && config.persistent) {
       if (::renameat(dir_fd_, tmp.c_str(), dir_fd_, name.c_str()) != 0)
         s = Status::FromErrno(errno, "rename " + dir_ + "/" + name);
       if (s.ok()) s = SyncDir(dir_fd_, dir_);
