@@ -9,7 +9,7 @@ mkdir -p "$IMG" "$MNT" "$T/empty"
 truncate -s 16M "$IMG/origin.img"
 
 log "missing IMAGEDIR"
-expect_fail_msg "no such|not exist|does not exist|missing|cannot" "$SNAPCOWFS" -f "$T/nonexistent" "$MNT"
+expect_fail_msg "no such|not exist|does not exist" "$SNAPCOWFS" -f "$T/nonexistent" "$MNT"
 grep -q "nonexistent" "$T/last.out" || fail "the message for a missing IMAGEDIR does not name it: $(cat "$T/last.out")"
 mountpoint -q "$MNT" && fail "$MNT is mounted after a failed start"
 
@@ -18,15 +18,17 @@ expect_fail_msg "origin\.img" "$SNAPCOWFS" -f "$T/empty" "$MNT"
 mountpoint -q "$MNT" && fail "$MNT is mounted after a failed start"
 
 log "IMAGEDIR that is a file"
-expect_fail_msg "director|not a dir" "$SNAPCOWFS" -f "$IMG/origin.img" "$MNT"
+expect_fail_msg "not a directory" "$SNAPCOWFS" -f "$IMG/origin.img" "$MNT"
 
 log "missing MOUNTPOINT"
-expect_fail_msg "no such|not exist|does not exist|missing|cannot|mount" "$SNAPCOWFS" -f "$IMG" "$T/no-such-mountpoint"
+expect_fail_msg "no such|not exist|does not exist" "$SNAPCOWFS" -f "$IMG" "$T/no-such-mountpoint"
+grep -q "no-such-mountpoint" "$T/last.out" || fail "the message for a missing MOUNTPOINT does not name it: $(cat "$T/last.out")"
 
 log "unknown option and missing arguments"
 expect_fail_msg "unrecogni|unknown|invalid|usage" "$SNAPCOWFS" --no-such-option "$IMG" "$MNT"
 expect_fail_msg "usage|missing|required|argument" "$SNAPCOWFS" -f "$IMG"
-expect_fail_msg "usage|unknown|invalid|command" "$SNAPCOWCTL" frobnicate "$IMG"
+expect_fail_msg "unknown|invalid|usage" "$SNAPCOWCTL" frobnicate "$IMG"
+grep -q frobnicate "$T/last.out" || fail "the message for an unknown command does not name it: $(cat "$T/last.out")"
 
 log "a second daemon on the same IMAGEDIR names the first"
 start_daemon_fg "$IMG" "$MNT" "$T/daemon.log"
@@ -35,19 +37,24 @@ mkdir -p "$T/mnt2"
 expect_fail_msg "$FIRST|$MNT" "$SNAPCOWFS" -f "$IMG" "$T/mnt2"
 mountpoint -q "$T/mnt2" && fail "the second daemon mounted $T/mnt2"
 alive "$FIRST" || fail "the first daemon died when a second one was started"
+# A refused daemon must not disturb the holder's record: a third try still names the first,
+# and snapcowctl still finds the daemon through the image directory.
+expect_fail_msg "$FIRST|$MNT" "$SNAPCOWFS" -f "$IMG" "$T/mnt2"
+ctl_ok snapshot list "$IMG" >/dev/null || exit 1
 echo hello | dd of="$MNT/origin.img" conv=notrunc status=none 2>/dev/null || fail "the first mount stopped working"
 
 log "snapshot names and chunk sizes are validated"
 S1=$(snap_create "$MNT") || exit 1
 for bad in snap-0 bogus snap-01 snap- snap-1x ../snap-1 snap--1 snap-99999999999; do
-  expect_fail_msg "snap|name|invalid|no such|not found" "$SNAPCOWCTL" snapshot delete "$MNT" "$bad"
+  expect_fail_msg "invalid|bad|not a .*name|expected snap" "$SNAPCOWCTL" snapshot delete "$MNT" "$bad"
+  grep -qF -- "$bad" "$T/last.out" || fail "the message for snapshot name '$bad' does not name it: $(cat "$T/last.out")"
 done
-expect_fail_msg "snap-7|no such|not found|not exist" "$SNAPCOWCTL" snapshot delete "$MNT" snap-7
+expect_fail_msg "snap-7.*(no such|not found|not exist|does not exist)" "$SNAPCOWCTL" snapshot delete "$MNT" snap-7
 for cs in 3K 2K 2G 0 abc 4097 -4K; do
-  expect_fail_msg "chunk" "$SNAPCOWCTL" snapshot create --chunk-size "$cs" "$MNT"
+  expect_fail_msg "chunk.*(power of two|invalid|between|range|must)" "$SNAPCOWCTL" snapshot create --chunk-size "$cs" "$MNT"
 done
-expect_fail_msg "overflow|invalidate|keep" "$SNAPCOWCTL" snapshot create --overflow sometimes "$MNT"
-expect_fail_msg "size|invalid" "$SNAPCOWCTL" snapshot create --max-size lots "$MNT"
+expect_fail_msg "overflow.*(invalidate|keep)" "$SNAPCOWCTL" snapshot create --overflow sometimes "$MNT"
+expect_fail_msg "max-size.*invalid|invalid.*max" "$SNAPCOWCTL" snapshot create --max-size lots "$MNT"
 n=$(ls "$MNT" | grep -c '^snap-')
 [ "$n" = 1 ] || fail "after refused creates $n snapshots are presented, expected 1: $(ls "$MNT")"
 n=$(ls "$IMG" | grep -c '\.cow$')
@@ -96,15 +103,14 @@ grep -q "$S4.cow" "$T/daemon3.log" || fail "the daemon did not name the truncate
 [ ! -e "$MNT/$S4.img" ] || fail "the truncated $S4 is presented"
 [ "$(head -c 16 "$MNT/origin.img")" = WRITE-AFTER-LOAD ] || fail "the origin does not show its data"
 
-log "offline: snapcowctl on a served IMAGEDIR does not edit it behind the daemon's back"
+log "snapcowctl on a served IMAGEDIR goes to the daemon (or names it)"
 out=$(timeout "$TO_SHORT" "$SNAPCOWCTL" snapshot create "$IMG" 2>&1) && rc=0 || rc=$?
 if [ "$rc" = 0 ]; then
-  # Allowed only if it went through the daemon: the new snapshot must be served.
   name=$(printf '%s' "$out" | tr -d '[:space:]')
   [ -f "$MNT/$name.img" ] || fail "snapcowctl snapshot create on the served IMAGEDIR printed '$out' but $name is not served"
 else
-  printf '%s' "$out" | grep -Eiq "$DAEMON_PID|$MNT|busy|locked|in use|served|mounted" ||
-    fail "snapcowctl on a served IMAGEDIR failed without naming the holder: $out"
+  printf '%s' "$out" | grep -Eq "$DAEMON_PID|$MNT" ||
+    fail "snapcowctl on a served IMAGEDIR failed without naming the daemon that holds it: $out"
 fi
 stop_daemon "$MNT"
 exit 0
