@@ -51,6 +51,11 @@ ls -1 "$IMG" >"$T/ls.out"
 [ "$(stat -c %s "$IMG/snap-2.img")" = $((8 << 20)) ] || fail "snap-2.img size $(stat -c %s "$IMG/snap-2.img")"
 [ "$(stat -c %F "$IMG/origin.img")" = "regular file" ] || fail "origin.img is not a regular file through the mount"
 df "$IMG" >/dev/null || fail "df on the mount failed"
+truncate -s 16M "$IMG/origin.img" 2>/dev/null && fail "truncate of the served origin.img succeeded"
+[ "$(stat -c %s "$IMG/origin.img")" = $((8 << 20)) ] || fail "origin.img changed size through the mount"
+touch "$IMG/new-file" 2>/dev/null && fail "creating a file in the mount succeeded; only origin.img and snap-N.img are presented"
+rm -f "$IMG/snap-2.img" 2>/dev/null
+[ -f "$IMG/snap-2.img" ] || fail "rm of snap-2.img through the mount removed it (use snapcowctl snapshot delete)"
 printf 'NEWDATA' | dd of="$IMG/origin.img" conv=notrunc status=none || fail "write to origin.img failed"
 [ "$(head -c 7 "$IMG/snap-2.img" | od -An -tx1 | tr -d ' \n')" = 00000000000000 ] || fail "snap-2 shows origin data written after it"
 
