@@ -76,6 +76,15 @@ start_daemon_fg "$IMG" "$IMG" "$T/daemon.log"
 [ ! -e "$IMG/$ST.img" ] || fail "the transient $ST survived a restart"
 [ "$(snap_create "$IMG")" = snap-5 ] || fail "snapshot number after the transient snap-4 was reused"
 
+log "-o ro serves every file read-only"
+stop_daemon "$IMG"
+start_daemon_fg "$IMG" "$MNT" "$T/daemon-ro.log" -o ro
+head -c 7 "$MNT/origin.img" >/dev/null || fail "reading origin.img with -o ro failed"
+printf 'X' | dd of="$MNT/origin.img" conv=notrunc status=none 2>/dev/null && fail "a write to origin.img succeeded with -o ro"
+[ "$(head -c 7 "$MNT/origin.img")" = LATERTA ] || fail "origin.img changed under -o ro: $(head -c 7 "$MNT/origin.img" | od -c | head -n 1)"
+stop_daemon "$MNT"
+start_daemon_fg "$IMG" "$IMG" "$T/daemon.log" --threads 3 --cow-threshold 1
+
 log "live delete and list"
 ctl_ok snapshot delete "$IMG" snap-3 >/dev/null || exit 1
 [ ! -e "$IMG/snap-3.img" ] || fail "live delete left snap-3.img presented"

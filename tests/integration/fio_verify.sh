@@ -3,7 +3,14 @@
 # generation tag (a random 32-bit value per phase and run) followed by the block's offset
 # (verify_pattern=0xGGGGGGGG%o), so a block that reverted to older data, showed newer data, or
 # landed at another offset fails verification; plain checksums would not catch stale blocks.
+#
+# Usage: fio_verify.sh [throttled]   (throttled: --threads 2 --cow-threshold 4, so writers
+# queue for copy slots and FUSE threads all the time)
+TEST_VARIANT=${1:-}
 . "$(dirname "$0")/lib.sh"
+
+DAEMON_ARGS=()
+if [ "$TEST_VARIANT" = throttled ]; then DAEMON_ARGS=(--threads 2 --cow-threshold 4); fi
 
 command -v fio >/dev/null || fail "fio not found (package fio)"
 
@@ -85,7 +92,7 @@ verify_pattern=0x$5%o
 verify_only=1"
 }
 
-start_daemon_fg "$IMG" "$MNT" "$T/daemon.log"
+start_daemon_fg "$IMG" "$MNT" "$T/daemon.log" "${DAEMON_ARGS[@]}"
 
 # writer RW FILE OFFSET_M SIZE_M GEN IODEPTH: a job body that writes GEN and verifies it.
 writer() {
@@ -121,7 +128,7 @@ waitfio origin-g4 "$W1"
 
 log "restart; every image holds its generation"
 stop_daemon "$MNT"
-start_daemon_fg "$IMG" "$MNT" "$T/daemon.log"
+start_daemon_fg "$IMG" "$MNT" "$T/daemon.log" "${DAEMON_ARGS[@]}"
 check origin2 "$MNT/origin.img" 0 $SIZE_M "$G4"
 check snap2 "$MNT/$S2.img" 0 $SIZE_M "$G2"
 check snap1-low2 "$MNT/$S1.img" 0 $HALF_M "$G1"
