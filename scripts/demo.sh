@@ -14,6 +14,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${SNAPCOW_DEMO_BUILD:-/tmp/snapcowfs-build/demo}
 export DEBIAN_FRONTEND=noninteractive
 
+# sums DIR: sha256 of the regular files at the top of DIR.
+sums() { (cd "$1" && find . -maxdepth 1 -type f -printf '%P\0' | sort -z | xargs -0 sha256sum); }
+listing() { (cd "$1" && find . -maxdepth 1 -type f -printf '%P\0' | sort -z | xargs -0 ls -l --time-style=+); }
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 
@@ -71,7 +74,7 @@ seq 1 100000 >"$FS/numbers.txt"
 echo "the original greeting" >"$FS/greeting.txt"
 head -c 8M /dev/urandom >"$FS/random.bin"
 sync -f "$FS"
-(cd "$FS" && sha256sum -- * >"$D/before.sha256")
+sums "$FS" >"$D/before.sha256"
 
 say "a live snapshot (the filesystem frozen for a moment, so it is consistent)"
 run fsfreeze -f "$FS"
@@ -91,9 +94,9 @@ say "the snapshot, attached read-only"
 SLO=$(losetup -r -f --show "$MNT/$SNAP.img")
 run mount -o ro,noload "$SLO" "$SNAPFS"
 echo "--- origin now:"
-(cd "$FS" && ls -l --time-style=+ -- * && sha256sum -- *)
+listing "$FS"; sums "$FS"
 echo "--- $SNAP:"
-(cd "$SNAPFS" && ls -l --time-style=+ -- * && sha256sum -- *)
+listing "$SNAPFS"; sums "$SNAPFS"
 echo "--- greeting.txt: origin says '$(cat "$FS/greeting.txt")', $SNAP says '$(cat "$SNAPFS/greeting.txt")'"
 if (cd "$SNAPFS" && sha256sum --quiet -c "$D/before.sha256"); then
   say "the snapshot holds exactly the files as they were when it was taken"
