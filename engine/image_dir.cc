@@ -86,6 +86,7 @@ Status ImageDir::Open(const std::string& dir, const Options& opts, std::unique_p
     Holder h = ParseHolder(ReadAll(d->lock_fd_));
     return Status::Error(EBUSY, fmt::format("{}: in use by {}", dir, DescribeHolder(h)));
   }
+  d->locked_ = true;
   Status s = d->SetHolder("", "");
   if (!s.ok()) return s;
   s = d->Load(opts);
@@ -163,7 +164,9 @@ Status ImageDir::Close() {
     origin_.reset();
   }
   if (lock_fd_ >= 0) {
-    if (::ftruncate(lock_fd_, 0) != 0) result = Status::FromErrno(errno, "truncate lock file");
+    // Only the holder may clear the record; a refused opener must leave it for the holder.
+    if (locked_ && ::ftruncate(lock_fd_, 0) != 0)
+      result = Status::FromErrno(errno, "truncate lock file");
     ::close(lock_fd_);  // releases the flock
     lock_fd_ = -1;
   }

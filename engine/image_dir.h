@@ -69,6 +69,7 @@ class ImageDir {
   std::string dir_;
   int dir_fd_ = -1;
   int lock_fd_ = -1;
+  bool locked_ = false;  // we hold the flock (and so own the lock file's contents)
   std::unique_ptr<Origin> origin_;
   std::vector<std::string> load_errors_;
   Mutex admin_mu_;  // serialises create/delete
