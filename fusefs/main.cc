@@ -2,7 +2,7 @@
 //
 // The order of start-up matters: fork first (engine threads do not survive a fork), take the
 // image directory (its lock and fds; MOUNTPOINT may shadow IMAGEDIR afterwards), bind the
-// control socket, mount, record the holder, then report success to the waiting parent.
+// control socket, record the holder, mount, then report success to the waiting parent.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
@@ -94,6 +94,10 @@ int Run(const Options& opt) {
   st = ControlServer::Bind(&control);
   if (!st.ok()) Die(st.ToString());
   fs.control_name = control->name();
+  // Before mounting: once MOUNTPOINT shows origin.img, a second daemon or snapcowctl must
+  // find who holds the directory (connections wait in the backlog until Start()).
+  st = dir->SetHolder(mountpoint, control->name());
+  if (!st.ok()) LogWarning("cannot record the holder: " + st.ToString());
 
   std::vector<std::string> args = {"snapcowfs"};
   if (opt.debug) args.push_back("-d");
@@ -122,9 +126,6 @@ int Run(const Options& opt) {
     fuse_session_unmount(se);
     Die(st.ToString());
   }
-  st = dir->SetHolder(mountpoint, control->name());
-  if (!st.ok()) LogWarning("cannot record the holder: " + st.ToString());
-
   if (!opt.foreground) {
     SwitchLogToSyslog();
     DetachFromParent();
