@@ -37,4 +37,16 @@ void OpStatfs(fuse_req_t req, fuse_ino_t ino) noexcept;
 void OpGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) noexcept;
 void OpListxattr(fuse_req_t req, fuse_ino_t ino, size_t size) noexcept;
 
+// op_refuse.cc: the namespace cannot be changed through the mount.
+void OpUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) noexcept;
+void OpMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) noexcept;
+void OpMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+             dev_t rdev) noexcept;
+void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+              fuse_file_info* fi) noexcept;
+void OpRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
+              const char* newname, unsigned int flags) noexcept;
+void OpSymlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) noexcept;
+void OpLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) noexcept;
+
 }  // namespace snapcow::fusefs

@@ -20,6 +20,14 @@ const fuse_lowlevel_ops& Operations() {
     o.statfs = OpStatfs;
     o.getxattr = OpGetxattr;
     o.listxattr = OpListxattr;
+    o.unlink = OpUnlink;
+    o.rmdir = OpUnlink;
+    o.mkdir = OpMkdir;
+    o.mknod = OpMknod;
+    o.create = OpCreate;
+    o.rename = OpRename;
+    o.symlink = OpSymlink;
+    o.link = OpLink;
     return o;
   }();
   return ops;
