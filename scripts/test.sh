@@ -10,7 +10,8 @@
 #
 #   gcc    g++, -DSNAPCOW_WERROR=ON; every test, the FUSE integration tests included
 #   clang  clang++ (adds -Wthread-safety), -DSNAPCOW_WERROR=ON; unit and tool tests
-#   tsan   clang++, -DSNAPCOW_TSAN=ON; unit tests only (ctest -LE integration)
+#   tsan   clang++, -DSNAPCOW_TSAN=ON; unit tests (ctest -LE integration), then the
+#          concurrent integration tests against the ThreadSanitizer daemon
 #   asan   g++, -DSNAPCOW_ASAN=ON; every test (not in the default set: slow)
 set -euo pipefail
 
@@ -25,6 +26,9 @@ PKGS=(
   clang libclang-rt-14-dev
   fio qemu-utils e2fsprogs util-linux procps kmod python3 mandoc man-db
 )
+
+# Integration tests also run with the ThreadSanitizer daemon (the concurrent ones).
+TSAN_INTEGRATION='integration_(qemu_io|fio_verify|fio_verify_throttled|point_in_time|crash_basic)$'
 
 say() { printf '\n=== %s\n' "$*"; }
 
@@ -93,6 +97,11 @@ job_tsan() {
   build tsan -DCMAKE_CXX_COMPILER=clang++ -DSNAPCOW_TSAN=ON
   say "[tsan] unit tests under ThreadSanitizer"
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}" run_ctest "$BUILD_ROOT/tsan" -LE integration
+  # The daemon under ThreadSanitizer too, on the tests that drive it hardest from many
+  # threads: a race report aborts the daemon, and the test fails with its log.
+  say "[tsan] the daemon under ThreadSanitizer: concurrent integration tests"
+  TSAN_OPTIONS="halt_on_error=1 abort_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}" \
+    run_ctest "$BUILD_ROOT/tsan" -L integration -R "$TSAN_INTEGRATION"
 }
 
 job_asan() {
