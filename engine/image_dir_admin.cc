@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <ctime>
 
+#include "engine/crash_point.h"
 #include "engine/image_dir.h"
 #include "engine/snapshot.h"
 
@@ -76,6 +77,7 @@ Status ImageDir::CreateSnapshot(const SnapshotConfig& config, uint32_t* number) 
   s = Snapshot::Create(n, config, origin_->size(), static_cast<int64_t>(std::time(nullptr)),
                        std::move(cow), &snap);
   if (s.ok()) {
+    CrashPoint("create-store-written");
     // The point in time: no origin write is in flight from here until the snapshot is added.
     Origin::Quiesce q(origin_.get());
     // Like LVM's suspend: what was acknowledged before the snapshot is durable with it.
@@ -84,6 +86,7 @@ Status ImageDir::CreateSnapshot(const SnapshotConfig& config, uint32_t* number) 
       if (::renameat(dir_fd_, tmp.c_str(), dir_fd_, name.c_str()) != 0)
         s = Status::FromErrno(errno, "rename " + dir_ + "/" + name);
       if (s.ok()) s = SyncDir(dir_fd_, dir_);
+      CrashPoint("create-renamed");
     }
     if (s.ok()) origin_->AddSnapshot(snap);
   }
@@ -108,12 +111,14 @@ Status ImageDir::DeleteSnapshot(uint32_t number) {
   if (!gone) return Status::Error(ENOENT, SnapshotName(number) + ": no such snapshot");
   if (gone->config().persistent) {
     const std::string name = CowName(number);
+    CrashPoint("delete-before-unlink");
     if (::unlinkat(dir_fd_, name.c_str(), 0) != 0) {
       Status s = Status::FromErrno(errno, "remove " + dir_ + "/" + name);
       Origin::Quiesce q(origin_.get());
       origin_->AddSnapshot(gone);  // nothing changed
       return s;
     }
+    CrashPoint("delete-after-unlink");
     return SyncDir(dir_fd_, dir_);
   }
   return Status::OK();

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "engine/copy_job.h"
+#include "engine/crash_point.h"
 #include "engine/origin.h"
 #include "engine/snapshot.h"
 
@@ -101,6 +102,7 @@ Status Origin::RunCopies(std::vector<CopyJob>& jobs) {
           job.prepared = true;
         }
         Status w = job.snap->store().cow().WriteAt(job.e.new_chunk * cs + piece, n, buf.data());
+        CrashPoint("cow-data-written");
         if (!w.ok()) {
           job.snap->Fail(w, false);
           AbandonCopy(job, w);

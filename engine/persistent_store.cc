@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "engine/crash_point.h"
 #include "engine/crc32c.h"
 #include "engine/format.h"
 #include "engine/le.h"
@@ -326,6 +327,7 @@ Status PersistentStore::WriteBatch(uint64_t first, uint64_t n) {
   }
   Status s = cow_->Sync();  // data (and fresh areas) before the entries that name them
   if (!s.ok()) return s;
+  CrashPoint("area-before-write");
   for (uint64_t area = first_area; area <= last_area; ++area) {
     uint64_t from = std::max(first, area * epa_) % epa_;
     uint64_t to = std::min(last, area * epa_ + epa_ - 1) % epa_;
@@ -336,6 +338,7 @@ Status PersistentStore::WriteBatch(uint64_t first, uint64_t n) {
                       (to - from + 1) * fmtc::kEntryBytes, &a->entries[from * fmtc::kEntryBytes]);
     if (!s.ok()) return s;
   }
+  CrashPoint("area-after-write");
   s = cow_->Sync();
   if (!s.ok()) return s;
   {
@@ -361,7 +364,9 @@ Status PersistentStore::Drop() {
   Status s = cow_->ReadAt(0, sizeof head, head);
   if (s.ok()) {
     le::Put32(head + fmtc::kOffValid, 0);
+    CrashPoint("header-before-rewrite");
     s = cow_->WriteAt(0, sizeof head, head);
+    CrashPoint("header-after-rewrite");
   }
   if (s.ok()) s = cow_->Sync();
   FailAll(Status::Error(EIO, cow_->name() + ": snapshot is invalid"));

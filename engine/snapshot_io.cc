@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "engine/copy_job.h"
+#include "engine/crash_point.h"
 #include "engine/origin.h"
 #include "engine/snapshot.h"
 
@@ -121,6 +122,7 @@ Status Origin::WriteSnapshot(Snapshot& s, uint64_t off, size_t len, const void* 
     if (!m.ok()) return m;
     if (!job.pe) return s.store().cow().WriteAt(nc * cs + at_in, n, in + at);
     Status w = s.store().cow().WriteAt(job.e.new_chunk * cs + at_in, n, in + at);
+    CrashPoint("cow-data-written");
     if (!w.ok()) {
       s.Fail(w, true);
       AbandonCopy(job, w);
