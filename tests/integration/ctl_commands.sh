@@ -85,6 +85,21 @@ printf 'X' | dd of="$MNT/origin.img" conv=notrunc status=none 2>/dev/null && fai
 stop_daemon "$MNT"
 start_daemon_fg "$IMG" "$IMG" "$T/daemon.log" --threads 3 --cow-threshold 1
 
+log "the control channel refuses a user who is neither root nor the one who mounted"
+stop_daemon "$IMG"
+chmod 755 "$T" "$MNT"
+start_daemon_fg "$IMG" "$MNT" "$T/daemon-ao.log" -o allow_other
+NOBODY=(setpriv --reuid 65534 --regid 65534 --clear-groups)
+"${NOBODY[@]}" ls "$MNT" >/dev/null 2>&1 || fail "with -o allow_other, uid 65534 cannot list $MNT (test set-up)"
+for args in "snapshot create $MNT" "snapshot delete $MNT snap-2" "snapshot list $MNT" "status $MNT"; do
+  expect_fail_msg "permission|denied|not allowed|refuse|root" "${NOBODY[@]}" "$SNAPCOWCTL" $args
+done
+[ -f "$MNT/snap-2.img" ] || fail "uid 65534 deleted snap-2"
+n=$(ls "$MNT" | grep -c '^snap-')
+[ "$n" = 3 ] || fail "after refused requests by uid 65534 there are $n snapshots, expected 3: $(ls "$MNT")"
+stop_daemon "$MNT"
+start_daemon_fg "$IMG" "$IMG" "$T/daemon.log"
+
 log "live delete and list"
 ctl_ok snapshot delete "$IMG" snap-3 >/dev/null || exit 1
 [ ! -e "$IMG/snap-3.img" ] || fail "live delete left snap-3.img presented"
