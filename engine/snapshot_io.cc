@@ -99,9 +99,9 @@ static Status MapSnapshotWrite(Snapshot& s, File& origin, Throttle& throttle, ch
     }
     throttle.Finished(1);
     if (!st.ok()) {
-      s.Fail(st, true);
+      int err = s.Fail(st, true);  // ENOSPC in keep mode (Overflow), else EIO (Invalid)
       AbandonCopy(*job, st);
-      return Status::Error(EIO, st.message());
+      return Status::Error(err, st.message());
     }
     return Status::OK();
   }
@@ -124,9 +124,9 @@ Status Origin::WriteSnapshot(Snapshot& s, uint64_t off, size_t len, const void* 
     Status w = s.store().cow().WriteAt(job.e.new_chunk * cs + at_in, n, in + at);
     CrashPoint("cow-data-written");
     if (!w.ok()) {
-      s.Fail(w, true);
+      int err = s.Fail(w, true);  // ENOSPC in keep mode (Overflow), else EIO (Invalid)
       AbandonCopy(job, w);
-      return Status::Error(EIO, w.message());
+      return Status::Error(err, w.message());
     }
     CommitCopy(job);  // acknowledged only once durable (DESIGN §4)
     Status r = job.pe->Wait();
