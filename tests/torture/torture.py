@@ -43,6 +43,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 
 BS = 4096
 ZERO = ("", 0)
@@ -706,7 +707,9 @@ def main():
     try:
         h.run()
         ok = True
-    except Failure as e:
+    except (Failure, OSError, subprocess.SubprocessError) as e:
+        if not isinstance(e, Failure):
+            traceback.print_exc()
         print(f"torture: FAIL (mode={a.mode} seed={a.seed} cycle={h.cycle}): {e}", file=sys.stderr)
         print(f"torture: replay: {sys.argv[0]} {a.mode} --seed {a.seed}"
               + (f" --cycles {a.cycles}" if a.mode == "kill" else "")
