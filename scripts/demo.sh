@@ -24,15 +24,7 @@ run() { printf '$ %s\n' "$*"; "$@"; }
 
 PKGS=(build-essential cmake pkg-config libfuse3-dev fuse3 libfmt-dev libboost-program-options-dev
   catch2 e2fsprogs util-linux python3)
-missing=()
-for p in "${PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  say "installing ${missing[*]}"
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+bash "$ROOT/scripts/install-deps.sh" "${PKGS[@]}"
 [ -c /dev/fuse ] || modprobe fuse || { echo "scripts/demo.sh: /dev/fuse is missing" >&2; exit 1; }
 
 say "building into $BUILD"

@@ -9,7 +9,8 @@
 # skip only without /dev/fuse, and a machine that runs this script must have it.
 #
 #   gcc    g++, -DSNAPCOW_WERROR=ON; every test, the FUSE integration tests included
-#   clang  clang++ (adds -Wthread-safety), -DSNAPCOW_WERROR=ON; unit and tool tests
+#   clang  clang++ (adds -Wthread-safety), -DSNAPCOW_WERROR=ON; unit and tool tests, and the
+#          libFuzzer targets (-DSNAPCOW_FUZZ=ON, ASan + UBSan), each for 60 s on its corpus
 #   tsan   clang++, -DSNAPCOW_TSAN=ON; unit tests (ctest -LE integration), then the
 #          concurrent integration tests against the ThreadSanitizer daemon
 #   asan   g++, -DSNAPCOW_ASAN=ON; every test (not in the default set: slow)
@@ -33,19 +34,7 @@ TSAN_INTEGRATION='integration_(qemu_io|fio_verify|fio_verify_throttled|point_in_
 say() { printf '\n=== %s\n' "$*"; }
 
 install_deps() {
-  local missing=() p
-  for p in "${PKGS[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    say "installing: ${missing[*]}"
-    if [ "$(id -u)" != 0 ]; then
-      echo "scripts/test.sh: packages missing (${missing[*]}) and not root: run it with sudo" >&2
-      exit 1
-    fi
-    apt-get update -q
-    apt-get install -y -q --no-install-recommends "${missing[@]}"
-  fi
+  bash "$ROOT/scripts/install-deps.sh" "${PKGS[@]}"
   # FUSE needs its device; loop devices need the module on some kernels.
   [ -c /dev/fuse ] || modprobe fuse 2>/dev/null || true
   [ -e /dev/loop-control ] || modprobe loop 2>/dev/null || true
@@ -88,8 +77,8 @@ job_gcc() {
 }
 
 job_clang() {
-  build clang -DCMAKE_CXX_COMPILER=clang++ -DSNAPCOW_WERROR=ON
-  say "[clang] unit and tool tests"
+  build clang -DCMAKE_CXX_COMPILER=clang++ -DSNAPCOW_WERROR=ON -DSNAPCOW_FUZZ=ON
+  say "[clang] unit and tool tests, fuzz targets (label fuzz)"
   run_ctest "$BUILD_ROOT/clang" -LE integration
 }
 
