@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include "engine/exception_store.h"
 #include "engine/pending_exception.h"
@@ -23,6 +24,8 @@ struct CopyJob {
 // Commits `job.e` and, once durable, turns the pending exception into a complete one (or
 // fails the snapshot). Completes job.pe either way.
 void CommitCopy(CopyJob& job);
+// The same for several jobs of one snapshot: one group commit for all of them.
+void CommitCopies(const std::vector<CopyJob*>& jobs);
 // Abandons a job whose copy could not be made: the pending entry goes, joiners see `why`.
 void AbandonCopy(CopyJob& job, const Status& why);
 

@@ -12,6 +12,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/file.h"
 #include "engine/snapshot_config.h"
@@ -56,6 +58,10 @@ class ExceptionStore {
   // The data of `e` is written to the COW (not yet synced). `cb` runs exactly once, after the
   // exception is durable (or failed); it may run on this thread before Commit returns.
   virtual void Commit(const Exception& e, CommitCallback cb) = 0;
+  // Commit of several exceptions at once: one group commit covers them all.
+  virtual void CommitMany(std::vector<std::pair<Exception, CommitCallback>> batch) {
+    for (auto& [e, cb] : batch) Commit(e, std::move(cb));
+  }
   // Invalidates the store: header valid = 0, durably. Pending and later commits fail.
   virtual Status Drop() = 0;
   // Makes data written straight into existing COW chunks durable.

@@ -12,6 +12,7 @@
 #include "engine/mutex.h"
 #include "engine/snapshot_config.h"
 #include "engine/status.h"
+#include "engine/task_pool.h"
 #include "engine/throttle.h"
 
 namespace snapcow {
@@ -85,6 +86,9 @@ class Origin {
   std::shared_ptr<const SnapshotList> set_ GUARDED_BY(set_mu_);
 
   Throttle throttle_;
+  // Commits of different stores run here side by side (RunCopies).
+  TaskPool commit_pool_{kCommitThreads};
+  static constexpr unsigned kCommitThreads = 8;
 };
 
 }  // namespace snapcow

@@ -31,20 +31,28 @@ void ForEachChunk(const Snapshot& s, uint64_t off, uint64_t len, Fn fn) {
 
 }  // namespace
 
-void CommitCopy(CopyJob& job) {
-  std::shared_ptr<Snapshot> snap = job.snap;
-  std::shared_ptr<PendingException> pe = job.pe;
-  const chunk_t c = job.chunk, nc = job.e.new_chunk;
-  snap->store().Commit(job.e, [snap, pe, c, nc](const Status& s) {
-    if (s.ok()) {
-      snap->table().CompletePending(c, nc);
-    } else {
-      snap->Fail(s, false);
-      snap->table().RemovePending(c);
-    }
-    pe->Complete(s);
-  });
+void CommitCopies(const std::vector<CopyJob*>& jobs) {
+  std::vector<std::pair<Exception, CommitCallback>> batch;
+  for (CopyJob* job : jobs) {
+    std::shared_ptr<Snapshot> snap = job->snap;
+    std::shared_ptr<PendingException> pe = job->pe;
+    const chunk_t c = job->chunk, nc = job->e.new_chunk;
+    batch.emplace_back(job->e, [snap, pe, c, nc](const Status& s) {
+      if (s.ok()) {
+        snap->table().CompletePending(c, nc);
+      } else {
+        snap->Fail(s, false);
+        snap->table().RemovePending(c);
+      }
+      pe->Complete(s);
+    });
+  }
+  // The jobs may be gone once their callbacks ran: only `batch` and `keep` are used from here.
+  std::shared_ptr<Snapshot> keep = jobs.front()->snap;
+  keep->store().CommitMany(std::move(batch));
 }
+
+void CommitCopy(CopyJob& job) { CommitCopies({&job}); }
 
 void AbandonCopy(CopyJob& job, const Status& why) {
   job.snap->table().RemovePending(job.chunk);
@@ -113,8 +121,26 @@ Status Origin::RunCopies(std::vector<CopyJob>& jobs) {
     }
     i = j;
   }
-  for (auto& job : jobs)
-    if (job.pe) CommitCopy(job);
+  // One commit per store; different stores flush side by side on the pool, the last one here.
+  // The jobs are sorted by extent, so group them by store first.
+  std::vector<std::vector<CopyJob*>> by_store;
+  for (auto& job : jobs) {
+    if (!job.pe) continue;
+    auto it = std::find_if(by_store.begin(), by_store.end(),
+                           [&](const auto& g) { return g.front()->snap == job.snap; });
+    if (it == by_store.end())
+      by_store.push_back({&job});
+    else
+      it->push_back(&job);
+  }
+  for (size_t g = 0; g < by_store.size(); ++g) {
+    if (g + 1 == by_store.size()) {
+      CommitCopies(by_store[g]);
+    } else {
+      // The jobs outlive the hand-over: Preserve waits on every job's pending exception.
+      commit_pool_.Run([group = by_store[g]] { CommitCopies(group); });
+    }
+  }
   return result;
 }
 

@@ -244,11 +244,8 @@ void PersistentStore::ForgetAreasBefore(uint64_t area) {
   areas_.erase(areas_.begin(), areas_.lower_bound(area));
 }
 
-void PersistentStore::Commit(const Exception& e, CommitCallback cb) {
-  if (!valid()) {
-    cb(Status::Error(EIO, cow_->name() + ": snapshot is invalid"));
-    return;
-  }
+bool PersistentStore::Enqueue(const Exception& e, CommitCallback& cb, bool* lead) {
+  if (!valid()) return false;
   Area* a = GetArea(e.seq / epa_);
   {
     MutexLock l(&a->mu);
@@ -257,21 +254,29 @@ void PersistentStore::Commit(const Exception& e, CommitCallback cb) {
     le::Put64(&a->entries[off], e.old_chunk);
     le::Put64(&a->entries[off + 8], e.new_chunk);
   }
-  {
-    MutexLock l(&commit_mu_);
-    // Drop() clears valid_ before it fails what is queued; checking again here under the
-    // lock means no entry is queued after that and forgotten.
-    if (valid()) {
-      ready_.emplace(e.seq, Ready{e, std::move(cb)});
-      if (committing_) return;  // the committer will take it
-      committing_ = true;
-    }
+  MutexLock l(&commit_mu_);
+  // Drop() clears valid_ before it fails what is queued; checking again here under the lock
+  // means no entry is queued after that and forgotten.
+  if (!valid()) return false;
+  ready_.emplace(e.seq, Ready{e, std::move(cb)});
+  if (!committing_) {  // else the committer will take it
+    committing_ = true;
+    *lead = true;
   }
-  if (cb) {  // not moved: invalid
-    cb(Status::Error(EIO, cow_->name() + ": snapshot is invalid"));
-    return;
-  }
-  RunCommitter();
+  return true;
+}
+
+void PersistentStore::Commit(const Exception& e, CommitCallback cb) {
+  std::vector<std::pair<Exception, CommitCallback>> one;
+  one.emplace_back(e, std::move(cb));
+  CommitMany(std::move(one));
+}
+
+void PersistentStore::CommitMany(std::vector<std::pair<Exception, CommitCallback>> batch) {
+  bool lead = false;
+  for (auto& [e, cb] : batch)
+    if (!Enqueue(e, cb, &lead)) cb(Status::Error(EIO, cow_->name() + ": snapshot is invalid"));
+  if (lead) RunCommitter();
 }
 
 void PersistentStore::RunCommitter() {

@@ -29,6 +29,8 @@ class PersistentStore final : public ExceptionStore {
   Status Prepare(Exception* e) override EXCLUDES(alloc_mu_);
   void Commit(const Exception& e, CommitCallback cb) override
       EXCLUDES(commit_mu_, areas_mu_);
+  void CommitMany(std::vector<std::pair<Exception, CommitCallback>> batch) override
+      EXCLUDES(commit_mu_, areas_mu_);
   Status Drop() override EXCLUDES(commit_mu_);
   Status Sync() override;
   StoreUsage Usage() const override EXCLUDES(alloc_mu_);
@@ -50,6 +52,9 @@ class PersistentStore final : public ExceptionStore {
   void ForgetAreasBefore(uint64_t area) EXCLUDES(areas_mu_);
   // Makes ready_[first .. first+n) durable; the caller is the committer.
   Status WriteBatch(uint64_t first, uint64_t n) EXCLUDES(commit_mu_);
+  // Queues `e`; false when the store is invalid (cb is then not taken). Sets *lead when the
+  // caller must run the committer.
+  bool Enqueue(const Exception& e, CommitCallback& cb, bool* lead) EXCLUDES(commit_mu_, areas_mu_);
   void RunCommitter() EXCLUDES(commit_mu_);
   void FailAll(const Status& s) EXCLUDES(commit_mu_);
 

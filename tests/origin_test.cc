@@ -205,3 +205,16 @@ TEST_CASE("runs of consecutive exceptions are merged") {
   CHECK_FALSE(d.FinishLoad(&dup));
   CHECK(dup == 5);
 }
+
+TEST_CASE("one origin write copying many chunks pays one group commit per store") {
+  EngineRig r(4 * kMiB);
+  Write(r, 0, 4 * kMiB, 1);
+  r.Add(1);
+  r.Add(2);
+  int s1 = r.cows[1]->syncs, s2 = r.cows[2]->syncs;
+  Write(r, 0, kMiB, 2);  // 64 chunks of 16 KiB in each snapshot
+  CHECK(r.cows[1]->syncs - s1 == 2);  // data flush, area flush
+  CHECK(r.cows[2]->syncs - s2 == 2);
+  CHECK(r.ReadSnap(*r.origin->Find(1), 0, kMiB) == Pattern(kMiB, 1));
+  CHECK(r.ReadSnap(*r.origin->Find(2), 0, kMiB) == Pattern(kMiB, 1));
+}
