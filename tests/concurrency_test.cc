@@ -11,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "tests/block_tags.h"
 #include "tests/engine_rig.h"
 
 using namespace snapcow;
@@ -18,24 +19,11 @@ using namespace snapcow::test;
 
 namespace {
 
-constexpr uint64_t kBlock = 4096;
+constexpr uint64_t kBlock = kTagBlock;
 constexpr uint64_t kBlocks = 256;
 constexpr uint64_t kSize = kBlock * kBlocks;
 constexpr int kThreads = 4;
 
-uint64_t Tag(uint32_t image, uint64_t block, uint64_t gen) {
-  return (uint64_t{image} << 56) | (block << 32) | gen;
-}
-void Fill(uint8_t* p, uint64_t tag) {
-  for (uint64_t i = 0; i < kBlock; i += 8) std::memcpy(p + i, &tag, 8);
-}
-uint64_t TagOf(const uint8_t* p) {
-  uint64_t t;
-  std::memcpy(&t, p, 8);
-  for (uint64_t i = 8; i < kBlock; i += 8)
-    if (std::memcmp(p + i, &t, 8) != 0) return ~0ull;
-  return t;
-}
 
 }  // namespace
 

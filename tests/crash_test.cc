@@ -7,6 +7,7 @@
 #include <random>
 #include <set>
 
+#include "tests/block_tags.h"
 #include "tests/engine_rig.h"
 
 using namespace snapcow;
@@ -14,25 +15,10 @@ using namespace snapcow::test;
 
 namespace {
 
-constexpr uint64_t kBlock = 4096;
+constexpr uint64_t kBlock = kTagBlock;
 constexpr uint64_t kBlocks = 192;  // 768 KiB origin
 constexpr uint64_t kSize = kBlock * kBlocks;
 
-// Every block written holds its tag in every 8 bytes: {image, block, generation}.
-uint64_t Tag(uint32_t image, uint64_t block, uint64_t gen) {
-  return (uint64_t{image} << 56) | (block << 32) | gen;
-}
-void Fill(uint8_t* p, uint64_t tag) {
-  for (uint64_t i = 0; i < kBlock; i += 8) std::memcpy(p + i, &tag, 8);
-}
-// The block's tag, or ~0 if the block is torn (not one tag throughout).
-uint64_t TagOf(const uint8_t* p) {
-  uint64_t t;
-  std::memcpy(&t, p, 8);
-  for (uint64_t i = 8; i < kBlock; i += 8)
-    if (std::memcmp(p + i, &t, 8) != 0) return ~0ull;
-  return t;
-}
 
 // Per block: the value that is durable, and the values acknowledged (or in flight) since the
 // last sync. After a power cut the block must hold one of them. Writes are whole blocks here,
