@@ -729,7 +729,8 @@ def main():
     print(f"torture: {'PASS' if ok else 'FAIL'} mode={a.mode} seed={a.seed} "
           f"kill_cycles={s['cycles']} crash_points={s['points']} writes={s['writes']} "
           f"creates={s['creates']} deletes={s['deletes']} "
-          f"ambiguous_creates={s['ambiguous_creates']} blocks_checked={s['blocks_checked']} "
+          f"ambiguous_creates={s['ambiguous_creates']} ambiguous_deletes={s['ambiguous_deletes']} "
+          f"blocks_checked={s['blocks_checked']} "
           f"in {time.time() - t0:.0f} s", flush=True)
     return 0 if ok else 1
 
