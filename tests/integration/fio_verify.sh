@@ -20,6 +20,7 @@ SIZE_M=64
 HALF_M=$((SIZE_M / 2))
 mkdir -p "$IMG"
 truncate -s ${SIZE_M}M "$IMG/origin.img"
+cd "$T" # fio leaves its side files in the working directory
 
 newgen() { od -An -N4 -tx4 /dev/urandom | tr -d ' \n'; }
 G1=$(newgen)
@@ -36,7 +37,8 @@ verify=pattern
 verify_fatal=1
 verify_dump=0
 randrepeat=0
-group_reporting=0"
+group_reporting=0
+verify_state_save=0"
 
 # runfio NAME JOBFILE-BODY: runs fio; fails the test with fio's verify errors if any.
 runfio() {
