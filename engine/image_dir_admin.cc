@@ -68,8 +68,9 @@ Status ImageDir::CreateSnapshot(const SnapshotConfig& config, uint32_t* number) 
   if (!s.ok()) return s;
   const std::string name = CowName(n), tmp = name + ".tmp";
   std::unique_ptr<File> cow;
+  // Named after its final name: the store lives on under it once renamed into place.
   if (config.persistent)
-    s = OpenPosixFileAt(dir_fd_, tmp, dir_ + "/" + tmp, O_RDWR | O_CREAT | O_EXCL, 0600, &cow);
+    s = OpenPosixFileAt(dir_fd_, tmp, dir_ + "/" + name, O_RDWR | O_CREAT | O_EXCL, 0600, &cow);
   else
     s = OpenPosixFileAt(dir_fd_, ".", dir_ + " (transient store)", O_RDWR | O_TMPFILE, 0600, &cow);
   if (!s.ok()) return s;
