@@ -4,6 +4,7 @@
 #include <cstring>
 #include <functional>
 
+#include "engine/crc32c.h"
 #include "engine/format.h"
 #include "engine/le.h"
 #include "engine/persistent_store.h"
@@ -185,4 +186,11 @@ TEST_CASE("invalidate writes valid = 0 durably") {
   CHECK(le::Get32(&d[4]) == 0);
   Exception e;
   CHECK(st->Prepare(&e).err() == EIO);
+}
+
+TEST_CASE("CRC32C of the extension block is the Castagnoli CRC") {
+  // The standard check value (RFC 3720 appendix B.4).
+  CHECK(Crc32c("123456789", 9) == 0xe3069283u);
+  const uint8_t zeros[32] = {};
+  CHECK(Crc32c(zeros, sizeof zeros) == 0x8a9136aau);
 }
