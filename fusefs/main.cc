@@ -5,6 +5,9 @@
 // control socket, record the holder, mount, then report success to the waiting parent.
 #include <fcntl.h>
 #include <fmt/format.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -60,6 +63,16 @@ std::string FsName(const std::string& imagedir) {
   return imagedir;
 }
 
+// Loading COW stores grows and then shrinks many small table vectors; glibc keeps the freed
+// heap pages. Hand them back once start-up is done: with a store of 1 million consecutive
+// exceptions the daemon's RSS goes from ~22 MiB to ~6 MiB, scattered ones ~36 to ~28 MiB
+// (bench/peers, mount test).
+void ReleaseLoadMemory() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
 int Run(const Options& opt) {
   const std::string imagedir = ResolveDir(opt.imagedir, "image directory");
   const std::string mountpoint = ResolveDir(opt.mountpoint, "mountpoint");
@@ -80,6 +93,7 @@ int Run(const Options& opt) {
   Status st = ImageDir::Open(imagedir, dir_opts, &dir);
   if (!st.ok()) Die(st.ToString());
   for (const std::string& e : dir->load_errors()) LogWarning(e);
+  ReleaseLoadMemory();
 
   Fs fs;
   fs.dir = dir.get();
