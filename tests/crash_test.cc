@@ -108,10 +108,19 @@ void RunSeed(uint64_t seed, int ops) {
   m.SyncAll();
 
   std::set<uint32_t> live;
-  std::vector<Capture> inside;  // captured at a random write or sync inside the operation
+  // Captured at a random write or sync inside the operation. Commits of different stores
+  // run on the engine's pool threads, so the hook runs on several threads: hook_mu guards
+  // these (and the rng while an operation runs).
+  std::mutex hook_mu;
+  std::vector<Capture> inside;
   int write_countdown = -1;
   auto hook = [&](uint64_t, size_t) {
+    std::lock_guard<std::mutex> l(hook_mu);
     if (write_countdown > 0 && --write_countdown == 0) inside.push_back(Take(r, live, rng));
+  };
+  auto set_countdown = [&](int n) {
+    std::lock_guard<std::mutex> l(hook_mu);
+    write_countdown = n;
   };
   r.origin_file->before_write = hook;
   r.origin_file->before_sync = hook;
@@ -119,7 +128,7 @@ void RunSeed(uint64_t seed, int ops) {
   uint32_t next_snap = 1;
 
   for (int step = 0; step < ops; ++step) {
-    write_countdown = static_cast<int>(rng() % 6);  // 0: no capture inside this op
+    set_countdown(static_cast<int>(rng() % 6));  // 0: no capture inside this op
     int what = static_cast<int>(rng() % 100);
     if (what < 5 && live.size() < 4) {
       SnapshotConfig c;
@@ -165,7 +174,7 @@ void RunSeed(uint64_t seed, int ops) {
       CheckInside(inside, m, seed, step);  // taken before the sync took effect
       m.SyncAll();
     }
-    write_countdown = -1;
+    set_countdown(-1);
     CheckInside(inside, m, seed, step);
     Capture after = Take(r, live, rng);
     Check(after, m, seed, step);
