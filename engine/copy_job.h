@@ -24,8 +24,9 @@ struct CopyJob {
 // Commits `job.e` and, once durable, turns the pending exception into a complete one (or
 // fails the snapshot). Completes job.pe either way.
 void CommitCopy(CopyJob& job);
-// The same for several jobs of one snapshot: one group commit for all of them.
-void CommitCopies(const std::vector<CopyJob*>& jobs);
+// Queues the commits of several jobs of one snapshot (ExceptionStore::QueueCommits): true
+// when the caller must run that store's committer.
+bool QueueCopies(const std::vector<CopyJob*>& jobs);
 // Abandons a job whose copy could not be made: the pending entry goes, joiners see `why`.
 void AbandonCopy(CopyJob& job, const Status& why);
 

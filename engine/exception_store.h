@@ -58,10 +58,16 @@ class ExceptionStore {
   // The data of `e` is written to the COW (not yet synced). `cb` runs exactly once, after the
   // exception is durable (or failed); it may run on this thread before Commit returns.
   virtual void Commit(const Exception& e, CommitCallback cb) = 0;
-  // Commit of several exceptions at once: one group commit covers them all.
-  virtual void CommitMany(std::vector<std::pair<Exception, CommitCallback>> batch) {
+  // Commit in two halves, so that a writer copying into several stores queues in all of them
+  // at once and their committers then run side by side, each covering every writer's
+  // exceptions queued so far. QueueCommits takes the exceptions (data written); it returns
+  // true when no committer is running, and the caller must then call RunCommits() (on any
+  // thread). Callbacks are as for Commit().
+  virtual bool QueueCommits(std::vector<std::pair<Exception, CommitCallback>> batch) {
     for (auto& [e, cb] : batch) Commit(e, std::move(cb));
+    return false;
   }
+  virtual void RunCommits() {}
   // Invalidates the store: header valid = 0, durably. Pending and later commits fail.
   virtual Status Drop() = 0;
   // Makes data written straight into existing COW chunks durable.

@@ -31,7 +31,7 @@ void ForEachChunk(const Snapshot& s, uint64_t off, uint64_t len, Fn fn) {
 
 }  // namespace
 
-void CommitCopies(const std::vector<CopyJob*>& jobs) {
+bool QueueCopies(const std::vector<CopyJob*>& jobs) {
   std::vector<std::pair<Exception, CommitCallback>> batch;
   for (CopyJob* job : jobs) {
     std::shared_ptr<Snapshot> snap = job->snap;
@@ -49,10 +49,13 @@ void CommitCopies(const std::vector<CopyJob*>& jobs) {
   }
   // The jobs may be gone once their callbacks ran: only `batch` and `keep` are used from here.
   std::shared_ptr<Snapshot> keep = jobs.front()->snap;
-  keep->store().CommitMany(std::move(batch));
+  return keep->store().QueueCommits(std::move(batch));
 }
 
-void CommitCopy(CopyJob& job) { CommitCopies({&job}); }
+void CommitCopy(CopyJob& job) {
+  std::shared_ptr<Snapshot> keep = job.snap;
+  if (QueueCopies({&job})) keep->store().RunCommits();
+}
 
 void AbandonCopy(CopyJob& job, const Status& why) {
   job.snap->table().RemovePending(job.chunk);
@@ -121,7 +124,9 @@ Status Origin::RunCopies(std::vector<CopyJob>& jobs) {
     }
     i = j;
   }
-  // One commit per store; different stores flush side by side on the pool, the last one here.
+  // Queue every store's commits first, then run the committers that are not running yet:
+  // side by side on the pool, the last one here. A committer covers whatever every writer
+  // has queued in its store by then (group commit across writers and snapshots).
   // The jobs are sorted by extent, so group them by store first.
   std::vector<std::vector<CopyJob*>> by_store;
   for (auto& job : jobs) {
@@ -133,13 +138,16 @@ Status Origin::RunCopies(std::vector<CopyJob>& jobs) {
     else
       it->push_back(&job);
   }
-  for (size_t g = 0; g < by_store.size(); ++g) {
-    if (g + 1 == by_store.size()) {
-      CommitCopies(by_store[g]);
-    } else {
-      // The jobs outlive the hand-over: Preserve waits on every job's pending exception.
-      commit_pool_.Run([group = by_store[g]] { CommitCopies(group); });
-    }
+  std::vector<std::shared_ptr<Snapshot>> to_run;
+  for (const auto& group : by_store) {
+    std::shared_ptr<Snapshot> snap = group.front()->snap;  // the jobs may end once queued
+    if (QueueCopies(group)) to_run.push_back(std::move(snap));
+  }
+  for (size_t i = 0; i < to_run.size(); ++i) {
+    if (i + 1 == to_run.size())
+      to_run[i]->store().RunCommits();
+    else
+      commit_pool_.Run([snap = to_run[i]] { snap->store().RunCommits(); });
   }
   return result;
 }

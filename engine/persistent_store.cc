@@ -269,14 +269,14 @@ bool PersistentStore::Enqueue(const Exception& e, CommitCallback& cb, bool* lead
 void PersistentStore::Commit(const Exception& e, CommitCallback cb) {
   std::vector<std::pair<Exception, CommitCallback>> one;
   one.emplace_back(e, std::move(cb));
-  CommitMany(std::move(one));
+  if (QueueCommits(std::move(one))) RunCommitter();
 }
 
-void PersistentStore::CommitMany(std::vector<std::pair<Exception, CommitCallback>> batch) {
+bool PersistentStore::QueueCommits(std::vector<std::pair<Exception, CommitCallback>> batch) {
   bool lead = false;
   for (auto& [e, cb] : batch)
     if (!Enqueue(e, cb, &lead)) cb(Status::Error(EIO, cow_->name() + ": snapshot is invalid"));
-  if (lead) RunCommitter();
+  return lead;
 }
 
 void PersistentStore::RunCommitter() {

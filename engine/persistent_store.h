@@ -29,8 +29,9 @@ class PersistentStore final : public ExceptionStore {
   Status Prepare(Exception* e) override EXCLUDES(alloc_mu_);
   void Commit(const Exception& e, CommitCallback cb) override
       EXCLUDES(commit_mu_, areas_mu_);
-  void CommitMany(std::vector<std::pair<Exception, CommitCallback>> batch) override
+  bool QueueCommits(std::vector<std::pair<Exception, CommitCallback>> batch) override
       EXCLUDES(commit_mu_, areas_mu_);
+  void RunCommits() override EXCLUDES(commit_mu_) { RunCommitter(); }
   Status Drop() override EXCLUDES(commit_mu_);
   Status Sync() override;
   StoreUsage Usage() const override EXCLUDES(alloc_mu_);
