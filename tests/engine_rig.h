@@ -36,6 +36,20 @@ struct EngineRig {
     return Snapshot::Load(n, std::move(copy), origin->size(), out);
   }
 
+  // Writes `len` bytes of value v to the origin.
+  Status Fill(uint64_t off, size_t len, uint8_t v) {
+    std::vector<uint8_t> b(len, v);
+    return origin->Write(off, len, b.data());
+  }
+  // A snapshot in keep mode over an origin filled with v, its COW failing with ENOSPC.
+  std::shared_ptr<Snapshot> FullKeepSnapshot(uint32_t n) {
+    SnapshotConfig c;
+    c.overflow = OverflowMode::kKeep;
+    auto s = Add(n, c);
+    cows[n]->write_error = ENOSPC;
+    return s;
+  }
+
   std::vector<uint8_t> ReadOrigin(uint64_t off, size_t len) {
     std::vector<uint8_t> b(len);
     Status s = origin->Read(off, len, b.data());

@@ -10,33 +10,25 @@ using namespace snapcow::test;
 
 namespace {
 constexpr uint64_t kMiB = 1 << 20;
-
-Status Write(EngineRig& r, uint64_t off, size_t len, uint8_t v) {
-  auto b = Pattern(len, v);
-  return r.origin->Write(off, len, b.data());
-}
 }  // namespace
 
 TEST_CASE("a COW flush failing invalidates the snapshot, not the origin write") {
   EngineRig r(kMiB);
-  REQUIRE(Write(r, 0, kMiB, 1).ok());
+  REQUIRE(r.Fill(0, kMiB, 1).ok());
   auto s = r.Add(1);
   r.cows[1]->sync_error = EIO;
-  CHECK(Write(r, 0, 4096, 2).ok());
+  CHECK(r.Fill(0, 4096, 2).ok());
   CHECK_FALSE(s->valid());
   CHECK(s->Info().StatusLine() == "Invalid");
   CHECK(r.ReadOrigin(0, 4096) == Pattern(4096, 2));
   // Later writes need nothing from the invalid snapshot.
-  CHECK(Write(r, 65536, 4096, 3).ok());
+  CHECK(r.Fill(65536, 4096, 3).ok());
 }
 
 TEST_CASE("ENOSPC on COW data in keep mode: the snapshot writer sees ENOSPC, reads go on") {
   EngineRig r(kMiB);
-  REQUIRE(Write(r, 0, kMiB, 1).ok());
-  SnapshotConfig c;
-  c.overflow = OverflowMode::kKeep;
-  auto s = r.Add(1, c);
-  r.cows[1]->write_error = ENOSPC;
+  REQUIRE(r.Fill(0, kMiB, 1).ok());
+  auto s = r.FullKeepSnapshot(1);
   auto b = Pattern(16384, 9);
   CHECK(r.origin->WriteSnapshot(*s, 0, 16384, b.data()).err() == ENOSPC);
   CHECK(s->Info().StatusLine() == "Overflow");
@@ -49,26 +41,23 @@ TEST_CASE("ENOSPC on COW data for an origin write invalidates even in keep mode"
   // dm's PO mode: only the snapshot's own writes overflow; an origin write that cannot
   // preserve the old data must not let the snapshot lie.
   EngineRig r(kMiB);
-  REQUIRE(Write(r, 0, kMiB, 1).ok());
-  SnapshotConfig c;
-  c.overflow = OverflowMode::kKeep;
-  auto s = r.Add(1, c);
-  r.cows[1]->write_error = ENOSPC;
-  CHECK(Write(r, 0, 4096, 2).ok());
+  REQUIRE(r.Fill(0, kMiB, 1).ok());
+  auto s = r.FullKeepSnapshot(1);
+  CHECK(r.Fill(0, 4096, 2).ok());
   CHECK_FALSE(s->valid());
 }
 
 TEST_CASE("an origin write error reaches that writer only and changes no snapshot") {
   EngineRig r(kMiB);
-  REQUIRE(Write(r, 0, kMiB, 1).ok());
+  REQUIRE(r.Fill(0, kMiB, 1).ok());
   auto s = r.Add(1);
   r.origin_file->write_error = EIO;
-  CHECK(Write(r, 0, 4096, 2).err() == EIO);
+  CHECK(r.Fill(0, 4096, 2).err() == EIO);
   r.origin_file->write_error = 0;
   CHECK(s->valid());
   CHECK(r.ReadSnap(*s, 0, 4096) == Pattern(4096, 1));
   CHECK(r.ReadOrigin(0, 4096) == Pattern(4096, 1));
-  CHECK(Write(r, 0, 4096, 3).ok());
+  CHECK(r.Fill(0, 4096, 3).ok());
   CHECK(r.ReadSnap(*s, 0, 4096) == Pattern(4096, 1));
 }
 
@@ -83,7 +72,7 @@ TEST_CASE("fsync of the origin reports an origin flush failure") {
 
 TEST_CASE("a snapshot's commit failing fails only that snapshot's writer") {
   EngineRig r(kMiB);
-  REQUIRE(Write(r, 0, kMiB, 1).ok());
+  REQUIRE(r.Fill(0, kMiB, 1).ok());
   auto s1 = r.Add(1);
   auto s2 = r.Add(2);
   r.cows[1]->sync_error = EIO;

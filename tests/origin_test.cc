@@ -9,10 +9,7 @@ using namespace snapcow::test;
 namespace {
 constexpr uint64_t kMiB = 1 << 20;
 
-void Write(EngineRig& r, uint64_t off, size_t len, uint8_t v) {
-  auto b = Pattern(len, v);
-  REQUIRE(r.origin->Write(off, len, b.data()).ok());
-}
+void Write(EngineRig& r, uint64_t off, size_t len, uint8_t v) { REQUIRE(r.Fill(off, len, v).ok()); }
 void WriteSnap(EngineRig& r, Snapshot& s, uint64_t off, size_t len, uint8_t v) {
   auto b = Pattern(len, v);
   REQUIRE(r.origin->WriteSnapshot(s, off, len, b.data()).ok());
