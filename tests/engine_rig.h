@@ -41,7 +41,7 @@ struct EngineRig {
     std::vector<uint8_t> b(len, v);
     return origin->Write(off, len, b.data());
   }
-  // A snapshot in keep mode over an origin filled with v, its COW failing with ENOSPC.
+  // A keep-mode snapshot whose COW file fails every write with ENOSPC.
   std::shared_ptr<Snapshot> FullKeepSnapshot(uint32_t n) {
     SnapshotConfig c;
     c.overflow = OverflowMode::kKeep;
