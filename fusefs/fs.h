@@ -8,6 +8,7 @@
 
 #include "engine/image_dir.h"
 #include "fusefs/namespace.h"
+#include "fusefs/passthrough.h"
 
 namespace snapcow::fusefs {
 
@@ -21,7 +22,8 @@ struct Fs {
   std::string control_name;     // user.snapcowfs.control on the root directory
   fuse_session* session = nullptr;
 
-  Namespace ns;  // thread-safe on its own
+  Namespace ns;             // thread-safe on its own
+  Passthrough passthrough;  // thread-safe on its own
 };
 
 inline Fs& FsOf(fuse_req_t req) { return *static_cast<Fs*>(fuse_req_userdata(req)); }

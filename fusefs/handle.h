@@ -7,12 +7,14 @@
 
 #include "engine/snapshot.h"
 #include "fusefs/namespace.h"
+#include "fusefs/passthrough.h"
 
 namespace snapcow::fusefs {
 
 struct Handle {
   Target target;                   // kOrigin or kSnapshot
   std::shared_ptr<Snapshot> snap;  // kSnapshot: kept alive (and counted open) until release
+  Passthrough::Mode origin_mode = Passthrough::Mode::kNone;  // kOrigin: counted until release
 };
 
 inline Handle& HandleOf(fuse_file_info* fi) { return *reinterpret_cast<Handle*>(fi->fh); }

@@ -130,7 +130,9 @@ int Run(const Options& opt) {
   if (fuse_set_signal_handlers(se) != 0) Die("cannot install signal handlers");
   if (fuse_session_mount(se, mountpoint.c_str()) != 0)
     Die(fmt::format("cannot mount on {}", mountpoint));
-  if (!InstallReplyHook(se)) LogWarning("parallel direct writes unavailable");
+  fs.passthrough.set_wanted(opt.read_only || opt.read_passthrough);
+  if (!InstallReplyHook(se, &fs.passthrough))
+    LogWarning("parallel direct writes and read passthrough unavailable");
   fs.session = se;
 
   st = control->Start([&fs](const ucred& peer, std::string_view request) {
@@ -169,8 +171,9 @@ int Run(const Options& opt) {
     rc = 1;
   }
   close(fs.imagedir_fd);
-  LogInfo(fmt::format("stopped serving {} ({} opens with parallel direct writes)", imagedir,
-                      ReplyHookHits()));
+  LogInfo(fmt::format("stopped serving {} ({} opens with parallel direct writes, {} with "
+                      "passthrough)",
+                      imagedir, ReplyHookHits(), fs.passthrough.passthrough_opens()));
   return rc;
 }
 

@@ -1,4 +1,5 @@
 #include "fusefs/ops.h"
+#include "fusefs/reply_hook.h"
 
 namespace snapcow::fusefs {
 
@@ -14,6 +15,7 @@ void OpInit(void* userdata, fuse_conn_info* conn) noexcept {
                   FUSE_CAP_SPLICE_MOVE);
   if (conn->capable & FUSE_CAP_ASYNC_DIO) conn->want |= FUSE_CAP_ASYNC_DIO;
   if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+  MarkInitReply();  // passthrough, when wanted and offered (passthrough.h)
 }
 
 }  // namespace snapcow::fusefs

@@ -10,11 +10,21 @@
 #include "fusefs/reply_hook.h"
 
 namespace snapcow::fusefs {
+namespace {
+
+void ReleaseHandle(Fs& fs, Handle* h) {
+  if (h->snap) fs.ns.Release(h->target.number);
+  fs.passthrough.ReleaseOrigin(h->origin_mode);
+  delete h;
+}
+
+}  // namespace
 
 // Writable opens bypass the page cache (direct_io): every write reaches the engine, which is
 // what a snapshot's point in time needs, and parallel direct writes are allowed where the
 // kernel and libfuse let us say so. Read-only opens may use the page cache; it is dropped on
-// every open (no keep_cache) because the origin changes underneath.
+// every open (no keep_cache) because the origin changes underneath. Opens of origin.img may
+// instead be passthrough opens, as Passthrough decides (passthrough.h).
 void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) noexcept {
   Fs& fs = FsOf(req);
   Target t;
@@ -39,21 +49,28 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) noexcept {
       return (void)fuse_reply_err(req, EROFS);
     }
   }
+  int backing_id = 0;
+  if (t.kind == Target::Kind::kOrigin) {
+    const int err = fs.passthrough.AdmitOrigin(writable, fuse_session_fd(fs.session),
+                                               fs.origin->file().fd(), &h->origin_mode,
+                                               &backing_id);
+    if (err != 0) {
+      delete h;
+      return (void)fuse_reply_err(req, err);
+    }
+  }
   fi->fh = reinterpret_cast<uint64_t>(h);
   fi->keep_cache = 0;
   if (writable) fi->direct_io = 1;
-  if (ReplyOpen(req, fi, writable) != 0) {
+  if (ReplyOpen(req, fi, writable, backing_id) != 0) {
     // The kernel did not get the reply (interrupted open): no release will follow.
-    if (h->snap) fs.ns.Release(t.number);
-    delete h;
+    ReleaseHandle(fs, h);
   }
 }
 
 void OpRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) noexcept {
   (void)ino;
-  Handle* h = &HandleOf(fi);
-  if (h->snap) FsOf(req).ns.Release(h->target.number);
-  delete h;
+  ReleaseHandle(FsOf(req), &HandleOf(fi));
   fuse_reply_err(req, 0);
 }
 

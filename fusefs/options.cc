@@ -28,7 +28,11 @@ po::options_description Visible() {
       ("threads", po::value<unsigned>()->default_value(16),
        "FUSE worker threads (kept alive when idle)")
       ("cow-threshold", po::value<uint32_t>()->default_value(kDefaultCowThreshold),
-       "most chunk copies in flight at once");
+       "most chunk copies in flight at once")
+      ("read-passthrough",
+       "read-only opens of origin.img bypass the daemon (FUSE passthrough, Linux 6.9+); "
+       "writable opens of it then wait for them to close, or fail with EBUSY. Always on with "
+       "-o ro");
   return d;
 }
 
@@ -43,8 +47,8 @@ void Split(const std::string& s, std::vector<std::string>* out) {
 
 std::string Usage() {
   std::ostringstream out;
-  out << "usage: snapcowfs [-f] [-d] [-o OPT,...] [--threads N] [--cow-threshold N] "
-         "IMAGEDIR MOUNTPOINT\n\n"
+  out << "usage: snapcowfs [-f] [-d] [-o OPT,...] [--threads N] [--cow-threshold N]\n"
+         "                 [--read-passthrough] IMAGEDIR MOUNTPOINT\n\n"
          "Serves IMAGEDIR/origin.img and one snap-N.img per snapshot at MOUNTPOINT\n"
          "(which may be IMAGEDIR itself). Manage snapshots with snapcowctl(8).\n\n"
       << Visible();
@@ -80,6 +84,7 @@ Options ParseOptions(int argc, char** argv) {
   if (o.threads < kMinThreads || o.threads > kMaxThreads)
     throw std::runtime_error(
         fmt::format("--threads must be between {} and {}", kMinThreads, kMaxThreads));
+  o.read_passthrough = vm.count("read-passthrough") > 0;
   o.cow_threshold = vm["cow-threshold"].as<uint32_t>();
   if (o.cow_threshold == 0) throw std::runtime_error("--cow-threshold must be at least 1");
   if (vm.count("extra")) throw std::runtime_error("too many arguments (expected IMAGEDIR MOUNTPOINT)");

@@ -13,6 +13,7 @@ struct Options {
   bool foreground = false;
   bool debug = false;      // implies foreground, as in libfuse
   bool read_only = false;  // -o ro
+  bool read_passthrough = false;  // --read-passthrough (always on with -o ro)
   std::vector<std::string> fuse_options;  // every -o, split at commas
   unsigned threads = 16;
   uint32_t cow_threshold = 0;  // 0: the engine's default

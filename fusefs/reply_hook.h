@@ -1,22 +1,32 @@
-// Parallel direct writes on libfuse 3.14 (PERFORMANCE.md).
+// What libfuse 3.14 cannot say in its replies, added on the way out (PERFORMANCE.md).
 //
-// Without FOPEN_PARALLEL_DIRECT_WRITES the kernel serialises writes to one file on its inode
-// lock. libfuse 3.14.0 has no field for the flag (parallel_direct_writes arrived in 3.14.1),
-// so on 3.14 a custom writev hook adds it to the OPEN reply that the current thread is
-// sending, and to nothing else. Later libfuse versions use the real field and no hook.
+// - Parallel direct writes: without FOPEN_PARALLEL_DIRECT_WRITES the kernel serialises writes
+//   to one file on its inode lock. libfuse 3.14.0 has no field for the flag (it arrived in
+//   3.14.1); later versions use the real field.
+// - Passthrough (libfuse 3.17 has an API for it): the INIT reply asks for FUSE_PASSTHROUGH
+//   when the kernel offers it, and an OPEN reply may carry FOPEN_PASSTHROUGH and a backing id.
+//
+// A custom writev hook changes only the INIT or OPEN reply that the current thread is sending,
+// marked by a thread-local flag set around the fuse_reply_*() call; everything else passes
+// through untouched. A custom read hook looks at the INIT request (the first one) only.
 #pragma once
 
 #include <fuse_lowlevel.h>
 
+#include "fusefs/passthrough.h"
+
 namespace snapcow::fusefs {
 
-// After fuse_session_mount(); false when the hook could not be installed (writes still work,
-// serialised per file).
-bool InstallReplyHook(fuse_session* se);
+// After fuse_session_mount(), before the loop; `pt` lives as long as the session. False when
+// the hook could not be installed (writes still work, serialised per file; no passthrough).
+bool InstallReplyHook(fuse_session* se, Passthrough* pt);
+// Called from the INIT handler: the INIT reply this thread sends next asks for passthrough
+// when pt->wanted() and the kernel offered it.
+void MarkInitReply();
 // fuse_reply_open(), asking the kernel for parallel direct writes when `parallel` is set and
-// direct_io is on.
-int ReplyOpen(fuse_req_t req, fuse_file_info* fi, bool parallel);
-// How many OPEN replies the hook has changed (for the debug log and the tests).
+// direct_io is on, and for passthrough to `backing_id` when it is > 0.
+int ReplyOpen(fuse_req_t req, fuse_file_info* fi, bool parallel, int backing_id = 0);
+// How many OPEN replies the hook has given parallel direct writes (log and tests).
 unsigned long ReplyHookHits();
 
 }  // namespace snapcow::fusefs

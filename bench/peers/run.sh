@@ -128,8 +128,9 @@ stop_mount() {
 # ---------------------------------------------------------------- fio cells
 # cell SYSTEM TEST FILE: run fio test TEST on FILE once (repetition $REP); append its IOPS.
 cell() {
-  local sys=$1 test=$2 file=$3 rw bs=4k eng=psync qd=1 jobs=1
-  case $test in
+  local sys=$1 test=$2 file=$3 rw bs=4k eng=psync qd=1 jobs=1 ro=
+  case $test in ro-*) ro=--readonly ;; esac
+  case ${test#ro-} in
     *rw-psync1) rw=randwrite ;;
     *rw-psync2) rw=randwrite jobs=2 ;;
     *rw-aio16) rw=randwrite eng=libaio qd=16 ;;
@@ -147,7 +148,7 @@ cell() {
   sync  # no cell pays for the write-back of the one before (or of a copy or prefill)
   fio --name="$test" --filename="$file" --rw=$rw --bs=$bs --ioengine=$eng --iodepth=$qd \
     --numjobs=$jobs --direct=1 --time_based --runtime="$RUNTIME" --size=${SIZE_MB}m \
-    --norandommap --randrepeat=0 --fallocate=none --group_reporting \
+    --norandommap --randrepeat=0 --fallocate=none --group_reporting $ro \
     --output-format=json --output="$out" >/dev/null 2>"$out.err" || {
     echo "run.sh: fio $sys $test failed:" >&2; cat "$out.err" >&2; return 1; }
   local iops
@@ -158,6 +159,8 @@ cell() {
 
 STEADY=(rw-psync1 rw-psync2 rw-aio16 rr-psync1 rr-psync2 rr-aio16 sw-1m sr-1m)
 FIRST=(fw-psync1 fw-psync2 fw-aio16)
+# Read-only opens (fio --readonly: O_RDONLY): raw against snapcowfs --read-passthrough.
+READONLY=(ro-rr-psync1 ro-rr-aio16 ro-sr-1m)
 
 # steady SYSTEM FILE: the steady-state tests, once each (repetition $REP).
 steady() {
@@ -176,6 +179,7 @@ run_raw() {
   mkdir -p "$WORK/raw"
   [ -f "$WORK/raw/disk.img" ] || cp "$BASE" "$WORK/raw/disk.img"
   steady raw "$WORK/raw/disk.img"
+  for t in "${READONLY[@]}"; do cell raw "$t" "$WORK/raw/disk.img"; done
 }
 run_passthrough() {
   say "libfuse passthrough_ll (cache=never) over the raw file's directory (repetition $REP)"
@@ -253,10 +257,11 @@ run_nbdkit() {
 SC_PID=
 SC_IMG=$WORK/snapcow/img
 SC_MNT=$WORK/snapcow/mnt
+# sc_start [DAEMON OPTION...]
 sc_start() {
   mkdir -p "$SC_IMG" "$SC_MNT"
   # shellcheck disable=SC2086
-  ${SNAPCOW_WRAP:-} "$SNAPCOWFS" -f "$SC_IMG" "$SC_MNT" 2>>"$WORK/snapcow/daemon.log" &
+  ${SNAPCOW_WRAP:-} "$SNAPCOWFS" -f "$@" "$SC_IMG" "$SC_MNT" 2>>"$WORK/snapcow/daemon.log" &
   SC_PID=$!; PIDS+=("$SC_PID"); MOUNTS+=("$SC_MNT")
   wait_for "$SC_MNT/origin.img"
 }
@@ -289,6 +294,12 @@ run_snapcowfs() {
   for t in snap-rr-psync1 snap-rr-aio16 snap-rw-psync1 snap-rw-aio16; do
     cell snapcowfs "$t" "$SC_MNT/$snap.img"
   done
+  sc_stop
+  # Read-only opens of the origin through FUSE passthrough (the snapshot stays).
+  sc_start --read-passthrough
+  for t in "${READONLY[@]}"; do cell snapcowfs "$t" "$SC_MNT/origin.img"; done
+  grep -q 'use FUSE passthrough' "$WORK/snapcow/daemon.log" ||
+    echo "run.sh: the kernel refused passthrough; the ro- cells went through the daemon" >&2
   sc_snaps 0 >/dev/null
   sc_stop
 }

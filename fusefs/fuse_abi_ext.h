@@ -1,0 +1,51 @@
+// The parts of the FUSE kernel protocol (7.40, Linux 6.9+) that Debian 12's headers and
+// libfuse 3.14 predate: passthrough. Values and offsets are the kernel's UAPI
+// (include/uapi/linux/fuse.h); they are ABI and never change.
+#pragma once
+
+#include <linux/fuse.h>
+#include <sys/ioctl.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace snapcow::fusefs::abi {
+
+inline constexpr uint32_t kOpInit = 26;  // FUSE_INIT
+
+// fuse_init_in / fuse_init_out flags.
+inline constexpr uint32_t kInitExt = 1u << 30;           // FUSE_INIT_EXT: flags2 is valid
+inline constexpr uint32_t kPassthroughFlags2 = 1u << 5;  // FUSE_PASSTHROUGH (bit 37) >> 32
+
+// Byte offsets inside fuse_init_in (after fuse_in_header) and fuse_init_out.
+inline constexpr size_t kInitInFlags = 12;
+inline constexpr size_t kInitInFlags2 = 16;
+inline constexpr size_t kInitOutFlags = 12;
+inline constexpr size_t kInitOutFlags2 = 32;
+inline constexpr size_t kInitOutMaxStackDepth = 36;  // after flags2; was unused[0]
+inline constexpr size_t kInitOutSize = 64;
+
+// fuse_open_out: { u64 fh; u32 open_flags; i32 backing_id; } (backing_id was padding).
+inline constexpr uint32_t kOpenPassthrough = 1u << 7;  // FOPEN_PASSTHROUGH
+inline constexpr size_t kOpenOutFlags = 8;
+inline constexpr size_t kOpenOutBackingId = 12;
+inline constexpr size_t kOpenOutSize = 16;
+
+static_assert(offsetof(fuse_init_in, flags) == kInitInFlags);
+static_assert(offsetof(fuse_init_in, flags2) == kInitInFlags2);
+static_assert(offsetof(fuse_init_out, flags) == kInitOutFlags);
+static_assert(offsetof(fuse_init_out, flags2) == kInitOutFlags2);
+static_assert(sizeof(fuse_init_out) == kInitOutSize);
+static_assert(offsetof(fuse_open_out, open_flags) == kOpenOutFlags);
+static_assert(sizeof(fuse_open_out) == kOpenOutSize);
+static_assert(FUSE_INIT == kOpInit);
+
+struct BackingMap {  // struct fuse_backing_map
+  int32_t fd;
+  uint32_t flags;
+  uint64_t padding;
+};
+inline constexpr unsigned long kDevIocBackingOpen = _IOW(229, 1, BackingMap);
+inline constexpr unsigned long kDevIocBackingClose = _IOW(229, 2, uint32_t);
+
+}  // namespace snapcow::fusefs::abi
