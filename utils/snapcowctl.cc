@@ -28,7 +28,12 @@ constexpr char kUsage[] =
     "\n"
     "DIR is a mounted snapcowfs (the command goes to the daemon: live) or an image directory\n"
     "(through its daemon if one serves it, else edited directly: offline).\n"
-    "SIZE is a byte count with an optional K, M, G or T suffix (binary).\n";
+    "SIZE is a byte count with an optional K, M, G or T suffix (binary).\n"
+    "'snapcowctl COMMAND --help' shows the options of a command.\n"
+    "\n"
+    "Options:\n"
+    "  -h [ --help ]         show this help and exit\n"
+    "  -V [ --version ]      show the version and exit\n";
 
 struct Failure : std::runtime_error {
   using std::runtime_error::runtime_error;
