@@ -16,6 +16,8 @@ TESTS = [
     ("fw-psync1", "first write: 4K randwrite, psync, 1 job"),
     ("fw-psync2", "first write: 4K randwrite, psync, 2 jobs"),
     ("fw-aio16", "first write: 4K randwrite, libaio QD16"),
+    ("fwd-psync1", "first write + fdatasync each: psync, 1 job"),
+    ("fwd-psync2", "first write + fdatasync each: psync, 2 jobs"),
     ("rw-psync1", "steady: 4K randwrite, psync, 1 job"),
     ("rw-psync2", "steady: 4K randwrite, psync, 2 jobs"),
     ("rw-aio16", "steady: 4K randwrite, libaio QD16"),

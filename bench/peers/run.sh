@@ -5,7 +5,8 @@
 #                           [--no-mount-test] [--only-mount-test]
 #
 # Same 1 GiB origin for every system. fio 4 KiB random write/read (psync 1 and 2 jobs, libaio
-# QD16, all O_DIRECT), a first-write (COW) pass on a fresh snapshot/overlay, a steady-state
+# QD16, all O_DIRECT), a first-write (COW) pass on a fresh snapshot/overlay (also with an
+# fdatasync after every write: equal durability), read-only opens, a steady-state
 # pass after every chunk was copied, 1 MiB sequential write/read; on snapcowfs also snapshot
 # read/write and first writes with 4 and 16 snapshots; then mount time and RSS with a COW
 # store of 1 million exceptions. Each cell is repeated (BENCH_REPS, default 3) and the median
@@ -33,7 +34,7 @@ while [ $# -gt 0 ]; do
     --systems) SYSTEMS=$2; shift ;;
     --no-mount-test) MOUNT_TEST=0 ;;
     --only-mount-test) FIO_TESTS=0 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -128,7 +129,7 @@ stop_mount() {
 # ---------------------------------------------------------------- fio cells
 # cell SYSTEM TEST FILE: run fio test TEST on FILE once (repetition $REP); append its IOPS.
 cell() {
-  local sys=$1 test=$2 file=$3 rw bs=4k eng=psync qd=1 jobs=1 ro=
+  local sys=$1 test=$2 file=$3 rw bs=4k eng=psync qd=1 jobs=1 ro= sync=
   case $test in ro-*) ro=--readonly ;; esac
   case ${test#ro-} in
     *rw-psync1) rw=randwrite ;;
@@ -137,6 +138,8 @@ cell() {
     *rr-psync1) rw=randread ;;
     *rr-psync2) rw=randread jobs=2 ;;
     *rr-aio16) rw=randread eng=libaio qd=16 ;;
+    fwd-psync1) rw=randwrite sync=--fdatasync=1 ;;
+    fwd-psync2) rw=randwrite jobs=2 sync=--fdatasync=1 ;;
     fw*-psync1) rw=randwrite ;;
     fw*-psync2) rw=randwrite jobs=2 ;;
     fw*-aio16) rw=randwrite eng=libaio qd=16 ;;
@@ -148,7 +151,7 @@ cell() {
   sync  # no cell pays for the write-back of the one before (or of a copy or prefill)
   fio --name="$test" --filename="$file" --rw=$rw --bs=$bs --ioengine=$eng --iodepth=$qd \
     --numjobs=$jobs --direct=1 --time_based --runtime="$RUNTIME" --size=${SIZE_MB}m \
-    --norandommap --randrepeat=0 --fallocate=none --group_reporting $ro \
+    --norandommap --randrepeat=0 --fallocate=none --group_reporting $ro $sync \
     --output-format=json --output="$out" >/dev/null 2>"$out.err" || {
     echo "run.sh: fio $sys $test failed:" >&2; cat "$out.err" >&2; return 1; }
   local iops
@@ -158,7 +161,10 @@ cell() {
 }
 
 STEADY=(rw-psync1 rw-psync2 rw-aio16 rr-psync1 rr-psync2 rr-aio16 sw-1m sr-1m)
-FIRST=(fw-psync1 fw-psync2 fw-aio16)
+# fwd-: the same first writes with an fdatasync after each one, so that every system pays
+# for durability (snapcowfs makes each copy durable before the origin changes; the peers
+# write to an overlay and flush only when asked).
+FIRST=(fw-psync1 fw-psync2 fw-aio16 fwd-psync1 fwd-psync2)
 # Read-only opens (fio --readonly: O_RDONLY): raw against snapcowfs --read-passthrough.
 READONLY=(ro-rr-psync1 ro-rr-aio16 ro-sr-1m)
 
