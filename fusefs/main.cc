@@ -2,7 +2,8 @@
 //
 // The order of start-up matters: fork first (engine threads do not survive a fork), take the
 // image directory (its lock and fds; MOUNTPOINT may shadow IMAGEDIR afterwards), bind the
-// control socket, record the holder, mount, then report success to the waiting parent.
+// control socket, record the holder, mount, then report success to the waiting parent (and
+// to systemd under Type=notify).
 #include <fcntl.h>
 #include <fmt/format.h>
 #if defined(__GLIBC__)
@@ -30,6 +31,7 @@
 #include "fusefs/ops.h"
 #include "fusefs/options.h"
 #include "fusefs/reply_hook.h"
+#include "fusefs/systemd_notify.h"
 
 namespace snapcow::fusefs {
 namespace {
@@ -146,6 +148,8 @@ int Run(const Options& opt) {
     SwitchLogToSyslog();
     DetachFromParent();
   }
+  st = NotifySystemdReady();
+  if (!st.ok()) LogWarning(st.ToString());
   LogInfo(fmt::format("serving {} at {} (control socket @{})", imagedir, mountpoint,
                       control->name()));
 

@@ -36,11 +36,21 @@ po::options_description Visible() {
   return d;
 }
 
+// Atime policies that mount(8) passes on from fstab (through mount.fuse3) and libfuse 3.14
+// rejects. The kernel marks every FUSE inode S_NOATIME (times are the daemon's, here the image
+// files'), so none of them can change anything: they are dropped.
+bool IsAtimePolicy(const std::string& opt) {
+  for (const char* a : {"relatime", "norelatime", "strictatime", "nostrictatime", "lazytime",
+                        "nolazytime", "diratime", "nodiratime"})
+    if (opt == a) return true;
+  return false;
+}
+
 void Split(const std::string& s, std::vector<std::string>* out) {
   std::stringstream in(s);
   std::string item;
   while (std::getline(in, item, ','))
-    if (!item.empty()) out->push_back(item);
+    if (!item.empty() && !IsAtimePolicy(item)) out->push_back(item);
 }
 
 }  // namespace
@@ -79,6 +89,9 @@ Options ParseOptions(int argc, char** argv) {
   for (const std::string& opt : o.fuse_options) {
     if (opt == "ro") o.read_only = true;
     if (opt == "rw") o.read_only = false;
+    // libfuse would mount and then fail the kernel's INIT: the parent would report success.
+    if (opt.rfind("max_read=", 0) == 0)
+      throw std::runtime_error(fmt::format("-o {} is not supported", opt));
   }
   o.threads = vm["threads"].as<unsigned>();
   if (o.threads < kMinThreads || o.threads > kMaxThreads)

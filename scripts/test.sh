@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds snapcowfs and runs every test, on a fresh Debian 12 machine, as root:
 #
-#   sudo scripts/test.sh            all jobs: gcc (all tests), clang (unit tests), tsan (unit tests)
-#   sudo scripts/test.sh gcc        only some jobs, in the order given (gcc, clang, tsan, asan)
+#   sudo scripts/test.sh            all jobs: gcc (all tests), clang (unit tests), tsan (unit
+#                                   tests), package (the Debian package, installed and used)
+#   sudo scripts/test.sh gcc        only some jobs, in the order given (gcc, clang, tsan, asan,
+#                                   package)
 #
 # Each job builds with warnings as errors into $SNAPCOW_BUILD_ROOT/<job> (default
 # /tmp/snapcowfs-build) and runs ctest. A skipped test fails the run: the integration tests
@@ -14,6 +16,8 @@
 #   tsan   clang++, -DSNAPCOW_TSAN=ON; unit tests (ctest -LE integration), then the
 #          concurrent integration tests against the ThreadSanitizer daemon
 #   asan   g++, -DSNAPCOW_ASAN=ON; every test (not in the default set: slow)
+#   package  packaging/build-deb.sh, lintian (errors and warnings fail), apt-get install of the
+#          .deb, packaging/smoke-test.sh against the installed files only, apt-get purge
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,7 +29,8 @@ PKGS=(
   build-essential cmake pkg-config
   libfuse3-dev fuse3 libfmt-dev libboost-program-options-dev catch2 libbenchmark-dev
   clang libclang-rt-14-dev
-  fio qemu-utils e2fsprogs util-linux procps kmod python3 mandoc man-db
+  fio qemu-utils e2fsprogs util-linux procps kmod python3 mandoc man-db strace
+  debhelper lintian bash-completion systemd
 )
 
 # Integration tests also run with the ThreadSanitizer daemon (the concurrent ones).
@@ -100,10 +105,42 @@ job_asan() {
     run_ctest "$BUILD_ROOT/asan"
 }
 
+# The package job installs the .deb and purges it afterwards, so the machine ends as it began;
+# a snapcowfs package installed before the job is not ours to remove: the job refuses to run.
+job_package() {
+  local dir=$BUILD_ROOT/package debs
+  if dpkg-query -W -f='${Status}' snapcowfs 2>/dev/null | grep -q 'install ok installed'; then
+    echo "scripts/test.sh: package snapcowfs is already installed; the package job would purge it (apt-get purge snapcowfs first)" >&2
+    return 1
+  fi
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  # nocheck: the package's own unit tests are neither built nor run; the gcc, clang and tsan
+  # jobs run them (and more).
+  say "[package] build the .deb (packaging/build-deb.sh, DEB_BUILD_OPTIONS=nocheck) into $dir"
+  if ! DEB_BUILD_OPTIONS="nocheck parallel=$JOBS" bash "$ROOT/packaging/build-deb.sh" "$dir" >"$dir/build.log" 2>&1; then
+    tail -n 60 "$dir/build.log" >&2
+    echo "scripts/test.sh: the package build failed (log: $dir/build.log)" >&2
+    return 1
+  fi
+  debs=("$dir"/snapcowfs_*.deb)
+  [ ${#debs[@]} = 1 ] && [ -f "${debs[0]}" ] || { echo "scripts/test.sh: expected one snapcowfs_*.deb in $dir" >&2; return 1; }
+  say "[package] lintian (pedantic and info shown; errors and warnings fail)"
+  lintian --allow-root --fail-on error,warning -I --pedantic "$dir"/snapcowfs_*.changes
+  say "[package] apt-get install ${debs[0]}, smoke test of the installed files, apt-get purge"
+  trap 'apt-get purge -y -q snapcowfs >/dev/null 2>&1 || true' EXIT
+  apt-get install -y -q "${debs[0]}"
+  bash "$ROOT/packaging/smoke-test.sh"
+  apt-get purge -y -q snapcowfs
+  trap - EXIT
+  ! dpkg-query -W -f='${Status}' snapcowfs 2>/dev/null | grep -Eq 'ok (installed|config-files|half)' ||
+    { echo "scripts/test.sh: snapcowfs is still installed after apt-get purge" >&2; return 1; }
+}
+
 jobs=("$@")
-[ ${#jobs[@]} -gt 0 ] || jobs=(gcc clang tsan)
+[ ${#jobs[@]} -gt 0 ] || jobs=(gcc clang tsan package)
 for j in "${jobs[@]}"; do
-  case $j in gcc | clang | tsan | asan) ;; *) echo "scripts/test.sh: unknown job '$j' (gcc, clang, tsan, asan)" >&2; exit 2 ;; esac
+  case $j in gcc | clang | tsan | asan | package) ;; *) echo "scripts/test.sh: unknown job '$j' (gcc, clang, tsan, asan, package)" >&2; exit 2 ;; esac
 done
 
 install_deps
