@@ -1,9 +1,12 @@
 #include "fusefs/daemon_log.h"
 
+#include <fuse_log.h>
 #include <syslog.h>
 
 #include <atomic>
+#include <cstdarg>
 #include <cstdio>
+#include <mutex>
 
 #include "engine/log.h"
 
@@ -11,6 +14,31 @@ namespace snapcow::fusefs {
 namespace {
 
 std::atomic<bool> g_syslog{false};
+std::atomic<bool> g_hold_fuse_errors{false};
+std::mutex g_fuse_error_mu;
+// Guarded by g_fuse_error_mu (start-up only). libfuse writes one message in several calls
+// ("unknown option(s): `" "-o a " "-o b'\n"): pieces gather in g_fuse_partial up to the newline.
+std::string g_fuse_partial;
+std::string g_fuse_error;
+
+void FuseLog(fuse_log_level level, const char* fmt, va_list ap) {
+  char line[1024];
+  std::vsnprintf(line, sizeof line, fmt, ap);
+  if (level <= FUSE_LOG_ERR && g_hold_fuse_errors.load(std::memory_order_relaxed)) {
+    std::lock_guard<std::mutex> l(g_fuse_error_mu);
+    g_fuse_partial += line;
+    if (g_fuse_partial.empty() || g_fuse_partial.back() != '\n') return;
+    while (!g_fuse_partial.empty() && g_fuse_partial.back() == '\n') g_fuse_partial.pop_back();
+    if (g_fuse_partial.rfind("fuse: ", 0) == 0) g_fuse_partial.erase(0, 6);
+    g_fuse_error.swap(g_fuse_partial);
+    g_fuse_partial.clear();
+    return;
+  }
+  if (g_syslog.load(std::memory_order_relaxed))
+    syslog(level <= FUSE_LOG_ERR ? LOG_ERR : LOG_INFO, "%s", line);
+  else
+    std::fputs(line, stderr);
+}
 
 int Priority(LogLevel level) {
   switch (level) {
@@ -30,6 +58,18 @@ void InstallLogSink() {
     else
       std::fprintf(stderr, "snapcowfs: %s\n", line.c_str());
   });
+}
+
+void HoldFuseErrors(bool hold) {
+  fuse_set_log_func(FuseLog);
+  g_hold_fuse_errors.store(hold);
+}
+
+std::string TakeFuseError() {
+  std::lock_guard<std::mutex> l(g_fuse_error_mu);
+  std::string e;
+  e.swap(g_fuse_error);
+  return e;
 }
 
 void SwitchLogToSyslog() {

@@ -59,6 +59,12 @@ void SetTerminationSignalsBlocked(bool blocked) {
   pthread_sigmask(blocked ? SIG_BLOCK : SIG_UNBLOCK, &set, nullptr);
 }
 
+// What libfuse said about the last failure, or `otherwise`.
+std::string FuseReason(const char* otherwise) {
+  std::string why = TakeFuseError();
+  return why.empty() ? otherwise : why;
+}
+
 // fsname shows the image directory in mount(8) and df(1) unless it would need escaping.
 std::string FsName(const std::string& imagedir) {
   if (imagedir.find_first_of(",\\ \t\n") != std::string::npos) return "snapcowfs";
@@ -126,12 +132,14 @@ int Run(const Options& opt) {
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   fuse_args fargs = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+  HoldFuseErrors(true);  // a failure below is one line: ours, with libfuse's reason
   fuse_session* se = fuse_session_new(&fargs, &Operations(), sizeof(fuse_lowlevel_ops), &fs);
   fuse_opt_free_args(&fargs);
-  if (!se) Die("cannot start a FUSE session (bad -o option?)");
+  if (!se) Die(fmt::format("cannot start a FUSE session: {}", FuseReason("bad -o option?")));
   if (fuse_set_signal_handlers(se) != 0) Die("cannot install signal handlers");
   if (fuse_session_mount(se, mountpoint.c_str()) != 0)
-    Die(fmt::format("cannot mount on {}", mountpoint));
+    Die(fmt::format("cannot mount on {}: {}", mountpoint, FuseReason("see dmesg")));
+  HoldFuseErrors(false);
   fs.passthrough.set_wanted(opt.read_only || opt.read_passthrough);
   if (!InstallReplyHook(se, &fs.passthrough))
     LogWarning("parallel direct writes and read passthrough unavailable");
@@ -190,7 +198,7 @@ int main(int argc, char** argv) {
   try {
     opt = ParseOptions(argc, argv);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "snapcowfs: %s\nTry 'snapcowfs --help'.\n", e.what());
+    std::fprintf(stderr, "snapcowfs: %s (try 'snapcowfs --help')\n", e.what());
     return 1;
   }
   if (opt.help) {

@@ -57,9 +57,14 @@ unmount
 
 log "bad -o options: a message naming the option, nothing mounted"
 expect_fail_msg "max_read=4096 is not supported" mount -t fuse -o max_read=4096 "$SNAPCOWFS#$IMG" "$MNT"
-head -n 1 "$T/last.out" | grep -qx "snapcowfs: -o max_read=4096 is not supported" ||
-  fail "-o max_read: the first line is not the error: $(cat "$T/last.out")"
+# one_line_error PREFIX: what the failed command printed is one line, starting with PREFIX.
+one_line_error() {
+  [ "$(wc -l <"$T/last.out")" = 1 ] && head -n 1 "$T/last.out" | grep -q "^$1" ||
+    fail "expected one error line starting '$1', got: $(cat "$T/last.out")"
+}
+one_line_error "snapcowfs: -o max_read=4096 is not supported"
 mountpoint -q "$MNT" && fail "$MNT is mounted after mount -o max_read=4096 failed"
 expect_fail_msg "no_such_option" mount -t fuse -o no_such_option "$SNAPCOWFS#$IMG" "$MNT"
+one_line_error "snapcowfs: cannot start a FUSE session: unknown option(s): \`-o no_such_option'"
 mountpoint -q "$MNT" && fail "$MNT is mounted after mount -o no_such_option failed"
 exit 0
