@@ -143,6 +143,17 @@ void ExceptionTable::RemovePending(chunk_t c) {
 void ExceptionTable::LoadInsert(chunk_t old_chunk, chunk_t new_chunk) {
   CompleteBucket* cb = &complete_[BucketOf(old_chunk)];
   MutexLock l(&cb->mu);
+  // dm writes entries in allocation order, so a sequentially copied origin arrives as
+  // consecutive entries: extend the bucket's last run rather than storing one per chunk.
+  if (!cb->runs.empty()) {
+    Run& last = cb->runs.back();
+    const uint32_t len = last.length();
+    if (last.old_chunk + len == old_chunk && last.new_chunk() + len == new_chunk &&
+        len < kMaxRun && SameGroup(last.old_chunk, old_chunk)) {
+      last = MakeRun(last.old_chunk, last.new_chunk(), len + 1);
+      return;
+    }
+  }
   cb->runs.push_back(MakeRun(old_chunk, new_chunk, 1));
 }
 

@@ -51,7 +51,8 @@ class ExceptionTable {
   // The copy of `c` failed: drop the pending entry.
   void RemovePending(chunk_t c);
 
-  // Loading: append without order, then FinishLoad() sorts and merges every bucket once.
+  // Loading: append without order (extending the bucket's last run when the entry continues
+  // it), then FinishLoad() sorts and merges every bucket once.
   // FinishLoad returns false, with the chunk in *duplicate, if a chunk was inserted twice.
   void LoadInsert(chunk_t old_chunk, chunk_t new_chunk);
   bool FinishLoad(chunk_t* duplicate);

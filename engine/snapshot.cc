@@ -8,7 +8,11 @@
 namespace snapcow {
 
 Snapshot::Snapshot(const StoreParams& p, std::unique_ptr<ExceptionStore> store)
-    : params_(p), store_(std::move(store)), table_(p.origin_chunks) {
+    : Snapshot(p, std::move(store), std::make_unique<ExceptionTable>(p.origin_chunks)) {}
+
+Snapshot::Snapshot(const StoreParams& p, std::unique_ptr<ExceptionStore> store,
+                   std::unique_ptr<ExceptionTable> table)
+    : params_(p), store_(std::move(store)), table_(std::move(table)) {
   WriterLock l(&state_mu_);
   valid_ = store_->valid();
 }
@@ -38,23 +42,27 @@ Status Snapshot::Create(uint32_t number, const SnapshotConfig& config, uint64_t 
 Status Snapshot::Load(uint32_t number, std::unique_ptr<File> cow, uint64_t current_origin_bytes,
                       std::shared_ptr<Snapshot>* out) {
   StoreParams p;
-  std::vector<std::pair<chunk_t, chunk_t>> loaded;
+  std::unique_ptr<ExceptionTable> table;
   std::unique_ptr<ExceptionStore> store;
   const std::string name = cow->name();
+  // Entries go straight into the table (the header, read before the first entry, sized it):
+  // no list of every entry is held on the way, and consecutive ones load as runs.
   Status s = LoadPersistentStore(
       std::move(cow), current_origin_bytes, &p,
-      [&loaded](chunk_t o, chunk_t n) { loaded.emplace_back(o, n); }, &store);
+      [&table, &p](chunk_t o, chunk_t n) {
+        if (!table) table = std::make_unique<ExceptionTable>(p.origin_chunks);
+        table->LoadInsert(o, n);
+      },
+      &store);
   if (!s.ok()) return s;
+  if (!table) table = std::make_unique<ExceptionTable>(p.origin_chunks);
   if (!p.identity.has_extension) p.identity.number = number;
   if (p.identity.number != number)
     return Status::Error(EUCLEAN, fmt::format("{}: offset {}: the store says it is snapshot {}",
                                               name, format::kExtOffset + format::kExtOffNumber, p.identity.number));
-  std::shared_ptr<Snapshot> snap(new Snapshot(p, std::move(store)));
-  for (const auto& [o, n] : loaded) snap->table_.LoadInsert(o, n);
-  loaded.clear();
-  loaded.shrink_to_fit();
+  std::shared_ptr<Snapshot> snap(new Snapshot(p, std::move(store), std::move(table)));
   chunk_t dup = 0;
-  if (!snap->table_.FinishLoad(&dup))
+  if (!snap->table_->FinishLoad(&dup))
     return Status::Error(EUCLEAN, fmt::format("{}: two exceptions for chunk {}", name, dup));
   *out = std::move(snap);
   return Status::OK();

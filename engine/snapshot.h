@@ -31,7 +31,7 @@ class Snapshot {
   chunk_t chunks() const { return params_.origin_chunks; }
   SnapshotInfo Info() const EXCLUDES(state_mu_);
 
-  ExceptionTable& table() { return table_; }
+  ExceptionTable& table() { return *table_; }
   ExceptionStore& store() { return *store_; }
 
   // Origin writes preserve data only for usable snapshots.
@@ -50,11 +50,14 @@ class Snapshot {
 
  private:
   Snapshot(const StoreParams& p, std::unique_ptr<ExceptionStore> store);
+  // With a table already filled (Load()).
+  Snapshot(const StoreParams& p, std::unique_ptr<ExceptionStore> store,
+           std::unique_ptr<ExceptionTable> table);
 
   // Constant after construction.
   const StoreParams params_;
   const std::unique_ptr<ExceptionStore> store_;
-  ExceptionTable table_;
+  const std::unique_ptr<ExceptionTable> table_;  // never null
 
   // Mostly-read state (seed 000): I/O takes it shared, invalidate/overflow exclusive.
   mutable SharedMutex state_mu_;

@@ -203,6 +203,33 @@ TEST_CASE("runs of consecutive exceptions are merged") {
   CHECK(dup == 5);
 }
 
+TEST_CASE("entries loaded in allocation order become runs as they arrive") {
+  ExceptionTable t(1 << 20);
+  for (chunk_t c = 0; c < 512; ++c) t.LoadInsert(c, 10 + c);
+  CHECK(t.RunCount() == 2);  // before FinishLoad: one run per 256-chunk group
+  t.LoadInsert(1000, 2000);
+  t.LoadInsert(1001, 2002);  // the new chunk does not continue the run
+  CHECK(t.RunCount() == 4);
+  chunk_t dup = 0;
+  REQUIRE(t.FinishLoad(&dup));
+  chunk_t nc = 0;
+  REQUIRE(t.LookupComplete(255, &nc));
+  CHECK(nc == 265);
+  REQUIRE(t.LookupComplete(256, &nc));
+  CHECK(nc == 266);
+  REQUIRE(t.LookupComplete(1001, &nc));
+  CHECK(nc == 2002);
+  CHECK_FALSE(t.LookupComplete(512, &nc));
+  // A chunk that repeats inside a run built on the fly is still a duplicate.
+  ExceptionTable d(1 << 20);
+  d.LoadInsert(5, 10);
+  d.LoadInsert(6, 11);
+  d.LoadInsert(7, 12);
+  d.LoadInsert(6, 20);
+  CHECK_FALSE(d.FinishLoad(&dup));
+  CHECK(dup == 6);
+}
+
 TEST_CASE("one origin write copying many chunks pays one group commit per store") {
   EngineRig r(4 * kMiB);
   Write(r, 0, 4 * kMiB, 1);
