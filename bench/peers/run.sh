@@ -10,7 +10,7 @@
 # pass after every chunk was copied, 1 MiB sequential write/read; on snapcowfs also snapshot
 # read/write and first writes with 4 and 16 snapshots; then mount time and RSS with a COW
 # store of 1 million exceptions. Each cell is repeated (BENCH_REPS, default 3) and the median
-# reported. Writes bench/results/<date>.md and .json and prints the table.
+# reported. Writes bench/results/<date-time>.md and .json and prints the table.
 #
 # Environment: BENCH_RUNTIME (s per cell, default 3; --quick 2), BENCH_REPS (default 3;
 # --quick 1), BENCH_WORK (scratch dir on a real disk, default /var/tmp/snapcowfs-bench),
@@ -334,8 +334,7 @@ fi
 
 # ---------------------------------------------------------------- report
 T1=$(date +%s)
-DAY=$(date -u +%Y-%m-%d)
-OUT=$RESDIR/$DAY
+OUT=$RESDIR/$STAMP  # one file per run: a later run the same day keeps this one
 python3 "$HERE/report.py" --cells "$TSV" --meta "$META" --runtime "$RUNTIME" --reps "$REPS" \
   --seconds $((T1 - T0)) --md "$OUT.md" --json "$OUT.json"
 say "wrote $OUT.md and $OUT.json ($((T1 - T0)) s)"
