@@ -30,9 +30,9 @@ po::options_description Visible() {
       ("cow-threshold", po::value<uint32_t>()->default_value(kDefaultCowThreshold),
        "most chunk copies in flight at once")
       ("read-passthrough",
-       "read-only opens of origin.img bypass the daemon (FUSE passthrough, Linux 6.9+); "
-       "writable opens of it then wait for them to close, or fail with EBUSY. Always on with "
-       "-o ro");
+       "read-only opens of origin.img bypass the daemon (FUSE passthrough, Linux 6.9+) "
+       "while no writable open of it is live; a writable open waits for them to close, or "
+       "fails with EBUSY. Always on with -o ro");
   return d;
 }
 
@@ -98,6 +98,10 @@ Options ParseOptions(int argc, char** argv) {
     throw std::runtime_error(
         fmt::format("--threads must be between {} and {}", kMinThreads, kMaxThreads));
   o.read_passthrough = vm.count("read-passthrough") > 0;
+  // A writable open waits in a worker for a passthrough release that another worker must
+  // receive (fusefs/passthrough.h).
+  if (o.read_passthrough && o.threads < 2)
+    throw std::runtime_error("--read-passthrough needs --threads 2 or more");
   o.cow_threshold = vm["cow-threshold"].as<uint32_t>();
   if (o.cow_threshold == 0) throw std::runtime_error("--cow-threshold must be at least 1");
   if (vm.count("extra")) throw std::runtime_error("too many arguments (expected IMAGEDIR MOUNTPOINT)");

@@ -58,16 +58,18 @@ int Passthrough::AdmitOrigin(bool writable, int session_fd, int origin_fd, Mode*
       if (now >= deadline) return EBUSY;
       released_.WaitFor(&mu_, deadline - now);
     }
+    ++writable_live_;
     *mode = Mode::kWritable;
     return 0;
   }
   if (wanted_ && !negotiated_.load(std::memory_order_relaxed) && !told_unoffered_) {
     told_unoffered_ = true;
-    LogWarning("read passthrough off: the kernel does not offer FUSE passthrough (Linux 6.9+ "
-               "with CONFIG_FUSE_PASSTHROUGH)");
+    LogWarning(kernel_offered() ? "read passthrough off: the INIT reply could not ask for it"
+                                : "read passthrough off: not negotiated (it needs Linux 6.9+ "
+                                  "with CONFIG_FUSE_PASSTHROUGH, and the reply hook)");
   }
   if (wanted_ && negotiated_.load(std::memory_order_relaxed) && cached_live_ == 0 &&
-      EnsureBacking(session_fd, origin_fd)) {
+      writable_live_ == 0 && EnsureBacking(session_fd, origin_fd)) {
     ++passthrough_live_;
     total_.fetch_add(1, std::memory_order_relaxed);
     *mode = Mode::kPassthrough;
@@ -88,8 +90,10 @@ void Passthrough::ReleaseOrigin(Mode mode) {
     case Mode::kCached:
       --cached_live_;
       break;
-    case Mode::kNone:
     case Mode::kWritable:
+      --writable_live_;
+      break;
+    case Mode::kNone:
       break;
   }
 }

@@ -4,16 +4,18 @@
 // backing file without a round trip through the daemon. It cannot do copy-on-write, so only
 // read-only opens of the origin qualify (origin reads never depend on a snapshot).
 //
-// The kernel ties passthrough to the inode: while one passthrough open of origin.img lives,
-// every other open of it must be passthrough too (else open(2) fails with EINVAL), and a
-// passthrough open is refused while a page-cached open lives (ETXTBSY). So the daemon keeps
-// its own count of each kind and decides every origin open by it:
-//   - read-only, passthrough negotiated, no cached open live     -> passthrough
-//   - read-only otherwise                                         -> page-cached
-//   - writable, no passthrough open live                          -> direct I/O (the engine)
-//   - writable while passthrough opens live                       -> waits a little for their
+// The kernel ties passthrough to the inode (fs/fuse/iomode.c): while the inode has a backing
+// file, every other open of it must be passthrough too, and a passthrough open is refused
+// while a page-cached open lives; either way open(2) fails with EIO. The inode keeps its
+// backing file while any passthrough open lives *and* while any parallel direct write is in
+// flight, so passthrough and writers must not overlap at all. The daemon counts each kind and
+// decides every origin open by it:
+//   - read-only, passthrough negotiated, no cached and no writable open live -> passthrough
+//   - read-only otherwise                                                     -> page-cached
+//   - writable, no passthrough open live                     -> direct I/O (the engine)
+//   - writable while passthrough opens live                  -> waits a little for their
 //     releases (close(2) sends them asynchronously), then EBUSY
-// That last rule is why passthrough is off by default on a writable mount: it is on with
+// The last rule is why passthrough is off by default on a writable mount: it is on with
 // --read-passthrough, and always on a read-only mount (-o ro), where no writable open exists.
 #pragma once
 
@@ -64,6 +66,7 @@ class Passthrough {
   int backing_id_ GUARDED_BY(mu_) = 0;   // > 0 registered, < 0 refused, 0 not tried
   uint32_t passthrough_live_ GUARDED_BY(mu_) = 0;
   uint32_t cached_live_ GUARDED_BY(mu_) = 0;
+  uint32_t writable_live_ GUARDED_BY(mu_) = 0;
   bool told_unoffered_ GUARDED_BY(mu_) = false;  // logged once
 };
 

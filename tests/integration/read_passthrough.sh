@@ -90,9 +90,26 @@ cp "$IMG/origin.img" "$T/after2.img"
 cmp -s "$T/after.img" "$T/after2.img" && fail "the second write did not change origin.img"
 read_bypasses "$T/after2.img" "passthrough read after a write"
 
+# While a writable open lives, read-only opens are served by the daemon (the kernel keeps a
+# passthrough backing file while parallel writes are in flight, and would then refuse the
+# next writable open), and further writable opens work.
+exec 4<>"$MNT/origin.img"
+n=$(reads_of_origin)
+timeout "$TO_SHORT" dd if="$MNT/origin.img" of="$T/read3" bs=64k iflag=direct status=none || fail "read next to a writer failed"
+same "$T/read3" "$T/after2.img" "read-only open next to a writer"
+[ "$(reads_of_origin)" -gt "$n" ] || fail "a read-only open next to a writable one was passthrough"
+write_patch 128 || fail "a second writable open next to a writer failed: $(cat "$T/dd.err")"
+exec 4<&-
+cp "$IMG/origin.img" "$T/after2.img"
+read_bypasses "$T/after2.img" "passthrough read once the writers closed"
+
 # The snapshot is still the origin before the first write, served by the daemon.
 same "$MNT/snap-1.img" "$T/before.img" "snap-1.img"
 stop_daemon "$MNT"
+
+# --read-passthrough needs a second worker for the releases a writable open waits for.
+"$SNAPCOWFS" -f --read-passthrough --threads 1 "$IMG" "$MNT" 2>"$T/threads.err" && fail "--threads 1 was accepted"
+grep -q "needs --threads 2" "$T/threads.err" || fail "--threads 1: $(cat "$T/threads.err")"
 
 # -o ro: passthrough without the option.
 : >"$LOG"
