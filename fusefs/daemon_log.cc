@@ -6,26 +6,26 @@
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
-#include <mutex>
 
 #include "engine/log.h"
+#include "engine/mutex.h"
 
 namespace snapcow::fusefs {
 namespace {
 
 std::atomic<bool> g_syslog{false};
 std::atomic<bool> g_hold_fuse_errors{false};
-std::mutex g_fuse_error_mu;
-// Guarded by g_fuse_error_mu (start-up only). libfuse writes one message in several calls
-// ("unknown option(s): `" "-o a " "-o b'\n"): pieces gather in g_fuse_partial up to the newline.
-std::string g_fuse_partial;
-std::string g_fuse_error;
+Mutex g_fuse_error_mu;
+// libfuse writes one message in several calls ("unknown option(s): `" "-o a " "-o b'\n"):
+// pieces gather in g_fuse_partial up to the newline.
+std::string g_fuse_partial GUARDED_BY(g_fuse_error_mu);
+std::string g_fuse_error GUARDED_BY(g_fuse_error_mu);
 
 void FuseLog(fuse_log_level level, const char* fmt, va_list ap) {
   char line[1024];
   std::vsnprintf(line, sizeof line, fmt, ap);
   if (level <= FUSE_LOG_ERR && g_hold_fuse_errors.load(std::memory_order_relaxed)) {
-    std::lock_guard<std::mutex> l(g_fuse_error_mu);
+    MutexLock l(&g_fuse_error_mu);
     g_fuse_partial += line;
     if (g_fuse_partial.empty() || g_fuse_partial.back() != '\n') return;
     while (!g_fuse_partial.empty() && g_fuse_partial.back() == '\n') g_fuse_partial.pop_back();
@@ -66,7 +66,7 @@ void HoldFuseErrors(bool hold) {
 }
 
 std::string TakeFuseError() {
-  std::lock_guard<std::mutex> l(g_fuse_error_mu);
+  MutexLock l(&g_fuse_error_mu);
   std::string e;
   e.swap(g_fuse_error);
   return e;
