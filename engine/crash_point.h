@@ -5,6 +5,9 @@
 //
 // The points, in the order a persistent copy passes them:
 //   cow-data-written       a chunk's data is in the COW file, not yet flushed
+//   journal-appended       a first origin write is in the write journal, not yet acknowledged
+//   deferred-before-apply  its copies are durable, origin.img not yet written
+//   deferred-applied       origin.img written, the journal record not yet marked
 //   area-before-write      data flushed, the metadata area not yet written
 //   area-after-write       area written, not yet flushed
 //   header-before-rewrite  invalidating: header not yet rewritten

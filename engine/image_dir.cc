@@ -13,6 +13,7 @@
 
 #include "engine/log.h"
 #include "engine/snapshot.h"
+#include "engine/write_journal.h"
 
 namespace snapcow {
 namespace {
@@ -90,6 +91,7 @@ Status ImageDir::Open(const std::string& dir, const Options& opts, std::unique_p
   Status s = d->SetHolder("", "");
   if (!s.ok()) return s;
   s = d->Load(opts);
+  if (s.ok()) s = d->OpenJournal(opts);
   if (!s.ok()) return s;
   *out = std::move(d);
   return Status::OK();
@@ -148,6 +150,37 @@ Status ImageDir::Load(const Options& opts) {
     if (!snap->valid()) Log(LogLevel::kWarning, fmt::format("{} is invalid", name));
     origin_->AddSnapshot(std::move(snap));
   }
+  return Status::OK();
+}
+
+// Replays what an earlier holder acknowledged but had not yet written to origin.img, through
+// the ordinary write path (each snapshot gets its copy first), then starts a new generation.
+Status ImageDir::OpenJournal(const Options& opts) {
+  const std::string display = dir_ + "/" + kJournalFile;
+  int flags = O_RDWR;
+  if (opts.write_journal) flags |= O_CREAT;
+  std::unique_ptr<File> f;
+  Status s = OpenPosixFileAt(dir_fd_, kJournalFile, display, flags, 0600, &f);
+  if (!s.ok()) return s.err() == ENOENT && !opts.write_journal ? Status::OK() : s;
+  std::unique_ptr<WriteJournal> j;
+  s = WriteJournal::Open(std::move(f), WriteJournal::kDefaultCapacity, &j);
+  uint64_t replayed = 0;
+  const uint64_t size = origin_->size();
+  if (s.ok())
+    s = j->Replay(
+        [&](uint64_t off, size_t len, const void* data) {
+          if (off >= size) return Status::OK();  // the origin shrank since
+          return origin_->Write(off, std::min<uint64_t>(len, size - off), data);
+        },
+        &replayed);
+  if (s.ok() && replayed > 0) {
+    s = origin_->Sync();
+    Log(LogLevel::kInfo, fmt::format("{}: replayed {} acknowledged origin write(s)", display,
+                                     replayed));
+  }
+  if (s.ok()) s = j->Reset(true);
+  if (!s.ok()) return Status::Error(s.err(), "replaying " + display + ": " + s.message());
+  if (opts.write_journal) origin_->EnableDeferral(std::move(j));
   return Status::OK();
 }
 

@@ -6,6 +6,8 @@
 //   snap-N.cow            persistent COW store of snapshot N (FORMAT.md)
 //   .snapcowfs.lock       flock()ed by the holder; holds "pid=.. mountpoint=.. control=.."
 //   .snapcowfs.state      "next=N": the next snapshot number (numbers are never reused)
+//   .snapcowfs.journal    origin writes acknowledged before their copies committed
+//                         (FORMAT.md §7); replayed by Open
 // Transient snapshots use an unnamed O_TMPFILE in IMAGEDIR and vanish with the holder.
 #pragma once
 
@@ -35,10 +37,13 @@ class ImageDir {
  public:
   struct Options {
     uint32_t cow_threshold = kDefaultCowThreshold;
+    // Acknowledge first writes once journalled (FORMAT.md §7). A journal left by an earlier
+    // holder is replayed either way.
+    bool write_journal = true;
   };
 
   // Takes the directory lock (a held lock gives EBUSY naming the holder), opens origin.img and
-  // loads every snap-N.cow. A COW file that cannot be loaded is left out and named in
+  // loads every snap-N.cow, then replays the write journal. A COW file that cannot be loaded is left out and named in
   // load_errors(); the rest is served.
   static Status Open(const std::string& dir, const Options& opts, std::unique_ptr<ImageDir>* out);
   // Who holds `dir` now; ENOENT when nobody does.
@@ -64,6 +69,7 @@ class ImageDir {
  private:
   ImageDir() = default;
   Status Load(const Options& opts);
+  Status OpenJournal(const Options& opts);
   Status NextNumber(uint32_t* number);
 
   std::string dir_;

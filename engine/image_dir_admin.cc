@@ -82,7 +82,7 @@ Status ImageDir::CreateSnapshot(const SnapshotConfig& config, uint32_t* number) 
     // The point in time: no origin write is in flight from here until the snapshot is added.
     Origin::Quiesce q(origin_.get());
     // Like LVM's suspend: what was acknowledged before the snapshot is durable with it.
-    s = origin_->file().Sync();
+    s = origin_->SyncOrigin();
     if (s.ok() && config.persistent) {
       if (::renameat(dir_fd_, tmp.c_str(), dir_fd_, name.c_str()) != 0)
         s = Status::FromErrno(errno, "rename " + dir_ + "/" + name);

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "engine/deferred_writes.h"
 #include "engine/snapshot.h"
+#include "engine/write_journal.h"
 
 namespace snapcow {
 
@@ -14,6 +16,14 @@ Origin::Origin(std::unique_ptr<File> file, uint64_t size, uint32_t cow_threshold
       throttle_(cow_threshold) {}
 
 Origin::~Origin() = default;
+
+void Origin::EnableDeferral(std::unique_ptr<WriteJournal> journal) {
+  deferred_ = std::make_unique<DeferredWrites>(file_.get(), &throttle_, std::move(journal));
+}
+
+void Origin::ApplyDeferred() {
+  if (deferred_) deferred_->WaitEmpty();
+}
 
 std::shared_ptr<const Origin::SnapshotList> Origin::List() const {
   MutexLock l(&set_mu_);
@@ -52,26 +62,40 @@ std::shared_ptr<Snapshot> Origin::RemoveSnapshot(uint32_t number) {
 
 Status Origin::Read(uint64_t off, size_t len, void* buf) {
   if (off > size_ || len > size_ - off) return Status::Error(EINVAL, "read past end of origin");
+  if (deferred_) deferred_->WaitOverlapping(off, len);
   return file_->ReadAt(off, len, buf);
 }
 
 Status Origin::Write(uint64_t off, size_t len, const void* buf) {
   if (off > size_ || len > size_ - off) return Status::Error(ENOSPC, "write past end of origin");
   ReaderLock gate(&write_gate_);
-  Status s = Preserve(off, len);
-  if (!s.ok()) return s;
+  // After the writes it overlaps that are still queued: they were acknowledged first.
+  if (deferred_) deferred_->WaitOverlapping(off, len);
+  bool deferred = false;
+  Status s = Preserve(off, len, buf, &deferred);
+  if (!s.ok() || deferred) return s;
   return file_->WriteAt(off, len, buf);
 }
 
 Status Origin::Discard(uint64_t off, uint64_t len) {
   if (off > size_ || len > size_ - off) return Status::Error(ENOSPC, "discard past end of origin");
   ReaderLock gate(&write_gate_);
-  Status s = Preserve(off, len);
+  if (deferred_) deferred_->WaitOverlapping(off, len);
+  bool deferred = false;
+  Status s = Preserve(off, len, nullptr, &deferred);
   if (!s.ok()) return s;
   return file_->PunchHole(off, len);
 }
 
 Status Origin::Sync() {
+  return deferred_ ? deferred_->Sync([this] { return SyncFiles(); }) : SyncFiles();
+}
+
+Status Origin::SyncOrigin() {
+  return deferred_ ? deferred_->Sync([this] { return file_->Sync(); }) : file_->Sync();
+}
+
+Status Origin::SyncFiles() {
   Status s = file_->Sync();
   auto list = List();
   for (const auto& snap : *list) {

@@ -18,6 +18,8 @@
 namespace snapcow {
 
 class Snapshot;
+class DeferredWrites;
+class WriteJournal;
 struct CopyJob;
 
 class Origin {
@@ -30,6 +32,12 @@ class Origin {
   uint64_t size() const { return size_; }
   File& file() { return *file_; }
 
+  // Lets first writes be acknowledged once journalled, before their copies commit
+  // (FORMAT.md §7). `journal` is replayed and reset. Call before any I/O.
+  void EnableDeferral(std::unique_ptr<WriteJournal> journal);
+  // Waits until every acknowledged write is in origin.img (for readers that bypass Read()).
+  void ApplyDeferred();
+
   Status Read(uint64_t off, size_t len, void* buf);
   // Preserves the old data in every valid snapshot, then writes.
   Status Write(uint64_t off, size_t len, const void* buf) EXCLUDES(write_gate_);
@@ -37,6 +45,8 @@ class Origin {
   Status Discard(uint64_t off, uint64_t len) EXCLUDES(write_gate_);
   // Makes the origin and every snapshot store durable.
   Status Sync();
+  // Makes what was written to the origin durable (snapshot create). Needs a Quiesce held.
+  Status SyncOrigin() REQUIRES(write_gate_);
 
   Status ReadSnapshot(Snapshot& s, uint64_t off, size_t len, void* buf);
   Status WriteSnapshot(Snapshot& s, uint64_t off, size_t len, const void* buf);
@@ -51,7 +61,10 @@ class Origin {
   // returned guard lives, the origin does not change.
   class SCOPED_CAPABILITY Quiesce {
    public:
-    explicit Quiesce(Origin* o) ACQUIRE(o->write_gate_) : o_(o) { o_->write_gate_.Lock(); }
+    explicit Quiesce(Origin* o) ACQUIRE(o->write_gate_) : o_(o) {
+      o_->write_gate_.Lock();
+      o_->ApplyDeferred();  // acknowledged writes are part of the origin at this point
+    }
     ~Quiesce() RELEASE() { o_->write_gate_.Unlock(); }
     Quiesce(const Quiesce&) = delete;
     Quiesce& operator=(const Quiesce&) = delete;
@@ -69,9 +82,15 @@ class Origin {
  private:
   using SnapshotList = std::vector<std::shared_ptr<Snapshot>>;
   std::shared_ptr<const SnapshotList> List() const EXCLUDES(set_mu_);
-  Status Preserve(uint64_t off, uint64_t len) REQUIRES_SHARED(write_gate_);
+  // Preserves the old data of [off, off+len) in every snapshot. With `data` (a write of those
+  // bytes) it may instead hand the write to deferred_ and set *deferred: the caller must then
+  // not write.
+  Status Preserve(uint64_t off, uint64_t len, const void* data, bool* deferred)
+      REQUIRES_SHARED(write_gate_);
   bool NeedsCopy(const SnapshotList& list, uint64_t off, uint64_t len);
-  Status RunCopies(std::vector<CopyJob>& jobs);
+  // `inline_commit`: run the last store's committer on this thread (it waits anyway).
+  Status RunCopies(std::vector<CopyJob>& jobs, bool inline_commit);
+  Status SyncFiles();
 
   // Constant after construction.
   const std::unique_ptr<File> file_;
@@ -91,6 +110,10 @@ class Origin {
   // took single-writer first writes from 160 to 270 IOPS (bench, 2026-11-23).
   TaskPool commit_pool_{kCommitThreads};
   static constexpr unsigned kCommitThreads = 32;
+
+  // Set by EnableDeferral before any I/O, constant after; last, so that its applier stops
+  // (applying what is queued) before anything it uses goes.
+  std::unique_ptr<DeferredWrites> deferred_;
 };
 
 }  // namespace snapcow

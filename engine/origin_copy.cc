@@ -7,6 +7,7 @@
 
 #include "engine/copy_job.h"
 #include "engine/crash_point.h"
+#include "engine/deferred_writes.h"
 #include "engine/origin.h"
 #include "engine/snapshot.h"
 
@@ -15,10 +16,6 @@ namespace {
 
 constexpr size_t kCopyPiece = 1 << 20;  // chunks larger than this are copied in pieces
 
-struct Touched {
-  Snapshot* snap;
-  chunk_t chunk;
-};
 
 // Calls fn(chunk) for every chunk of `s` overlapping [off, off+len) inside the snapshot.
 template <typename Fn>
@@ -74,7 +71,7 @@ bool Origin::NeedsCopy(const SnapshotList& list, uint64_t off, uint64_t len) {
 // Copies the jobs' chunks from the origin into their stores, jobs with the same extent
 // sharing one read of the origin, and commits them. Errors reading the origin are returned
 // (the origin write fails, no snapshot changes); store errors fail that snapshot only.
-Status Origin::RunCopies(std::vector<CopyJob>& jobs) {
+Status Origin::RunCopies(std::vector<CopyJob>& jobs, bool inline_commit) {
   std::sort(jobs.begin(), jobs.end(), [](const CopyJob& a, const CopyJob& b) {
     return std::make_pair(a.byte_offset(), a.snap->chunk_bytes()) <
            std::make_pair(b.byte_offset(), b.snap->chunk_bytes());
@@ -122,6 +119,8 @@ Status Origin::RunCopies(std::vector<CopyJob>& jobs) {
       }
       if (!s.ok()) result = s;
     }
+    for (size_t k = i; k < j; ++k)
+      if (jobs[k].pe) jobs[k].pe->MarkCopied();
     i = j;
   }
   // Queue every store's commits first, then run the committers that are not running yet:
@@ -144,7 +143,7 @@ Status Origin::RunCopies(std::vector<CopyJob>& jobs) {
     if (QueueCopies(group)) to_run.push_back(std::move(snap));
   }
   for (size_t i = 0; i < to_run.size(); ++i) {
-    if (i + 1 == to_run.size())
+    if (inline_commit && i + 1 == to_run.size())
       to_run[i]->store().RunCommits();
     else
       commit_pool_.Run([snap = to_run[i]] { snap->store().RunCommits(); });
@@ -152,7 +151,8 @@ Status Origin::RunCopies(std::vector<CopyJob>& jobs) {
   return result;
 }
 
-Status Origin::Preserve(uint64_t off, uint64_t len) {
+Status Origin::Preserve(uint64_t off, uint64_t len, const void* data, bool* deferred) {
+  *deferred = false;
   auto list = List();
   if (list->empty()) return Status::OK();
   // Seed 003: wait for room holding no lock, and only when this write will start a copy.
@@ -160,7 +160,7 @@ Status Origin::Preserve(uint64_t off, uint64_t len) {
 
   std::vector<CopyJob> owned;
   std::vector<std::pair<Snapshot*, std::shared_ptr<PendingException>>> joined;
-  std::vector<Touched> touched;
+  std::vector<std::pair<std::shared_ptr<Snapshot>, chunk_t>> touched;
   for (const auto& s : *list) {
     if (!s->valid()) continue;
     ForEachChunk(*s, off, len, [&](chunk_t c) {
@@ -177,12 +177,30 @@ Status Origin::Preserve(uint64_t off, uint64_t len) {
           owned.back().e.old_chunk = c;
           break;
       }
-      touched.push_back({s.get(), c});
+      touched.emplace_back(s, c);
     });
   }
   const uint32_t started = static_cast<uint32_t>(owned.size());
   if (started > 0) throttle_.Started(started);
-  Status result = RunCopies(owned);
+  // A write may be deferred when every copy it needs is its own or past the origin read of
+  // another writer: nothing left can then make this write fail (FORMAT.md §7).
+  bool may_defer = data != nullptr && deferred_ && (started > 0 || !joined.empty());
+  for (const auto& [snap, pe] : joined) may_defer = may_defer && pe->copied();
+  Status result = RunCopies(owned, !may_defer);
+  if (may_defer && result.ok()) {
+    DeferredWrite w;
+    w.off = off;
+    w.data.assign(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + len);
+    for (auto& job : owned)
+      if (job.pe) w.copies.push_back(job.pe);
+    for (auto& [snap, pe] : joined) w.copies.push_back(pe);
+    w.chunks = touched;
+    w.throttled = started;
+    if (deferred_->Defer(w)) {
+      *deferred = true;
+      return Status::OK();
+    }
+  }
   for (auto& job : owned)
     if (job.pe) {
       Status s = job.pe->Wait();
@@ -194,7 +212,7 @@ Status Origin::Preserve(uint64_t off, uint64_t len) {
     // this write must not go through either.
     if (!s.ok() && snap->valid() && result.ok()) result = s;
   }
-  for (const auto& t : touched) t.snap->table().WaitForTrackedReads(t.chunk);
+  for (const auto& [snap, c] : touched) snap->table().WaitForTrackedReads(c);
   if (started > 0) throttle_.Finished(started);
   return result;
 }

@@ -21,6 +21,17 @@ class PendingException {
     result_ = s;
     cv_.SignalAll();
   }
+  // The owner read the origin chunk and wrote it into the COW: from here the copy can only
+  // fail on its store (which invalidates the snapshot), so a joining origin write may be
+  // deferred (deferred_writes.h) instead of waiting.
+  void MarkCopied() EXCLUDES(mu_) {
+    MutexLock l(&mu_);
+    copied_ = true;
+  }
+  bool copied() const EXCLUDES(mu_) {
+    MutexLock l(&mu_);
+    return copied_ || (done_ && result_.ok());
+  }
   Status Wait() EXCLUDES(mu_) {
     MutexLock l(&mu_);
     while (!done_) cv_.Wait(&mu_);
@@ -29,9 +40,10 @@ class PendingException {
 
  private:
   const chunk_t old_chunk_;
-  Mutex mu_;
+  mutable Mutex mu_;
   CondVar cv_;
   bool done_ GUARDED_BY(mu_) = false;
+  bool copied_ GUARDED_BY(mu_) = false;
   Status result_ GUARDED_BY(mu_);
 };
 

@@ -98,6 +98,9 @@ int Run(const Options& opt) {
   std::unique_ptr<ImageDir> dir;
   ImageDir::Options dir_opts;
   dir_opts.cow_threshold = opt.cow_threshold;
+  // A read-only mount writes nothing of its own; a journal left by a killed daemon is
+  // replayed either way.
+  dir_opts.write_journal = opt.write_journal && !opt.read_only;
   Status st = ImageDir::Open(imagedir, dir_opts, &dir);
   if (!st.ok()) Die(st.ToString());
   for (const std::string& e : dir->load_errors()) LogWarning(e);

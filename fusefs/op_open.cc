@@ -58,6 +58,8 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) noexcept {
       delete h;
       return (void)fuse_reply_err(req, err);
     }
+    // Passthrough reads bypass Origin::Read, which would wait for the writes still queued.
+    if (backing_id != 0) fs.origin->ApplyDeferred();
   }
   fi->fh = reinterpret_cast<uint64_t>(h);
   fi->keep_cache = 0;

@@ -32,7 +32,10 @@ po::options_description Visible() {
       ("read-passthrough",
        "read-only opens of origin.img bypass the daemon (FUSE passthrough, Linux 6.9+) "
        "while no writable open of it is live; a writable open waits for them to close, or "
-       "fails with EBUSY. Always on with -o ro");
+       "fails with EBUSY. Always on with -o ro")
+      ("no-write-journal",
+       "a first write to an origin chunk is acknowledged only once its copy into every "
+       "snapshot is durable, instead of once it is in IMAGEDIR/.snapcowfs.journal");
   return d;
 }
 
@@ -58,7 +61,7 @@ void Split(const std::string& s, std::vector<std::string>* out) {
 std::string Usage() {
   std::ostringstream out;
   out << "usage: snapcowfs [-f] [-d] [-o OPT,...] [--threads N] [--cow-threshold N]\n"
-         "                 [--read-passthrough] IMAGEDIR MOUNTPOINT\n\n"
+         "                 [--read-passthrough] [--no-write-journal] IMAGEDIR MOUNTPOINT\n\n"
          "Serves IMAGEDIR/origin.img and one snap-N.img per snapshot at MOUNTPOINT\n"
          "(which may be IMAGEDIR itself). Manage snapshots with snapcowctl(8).\n\n"
       << Visible();
@@ -98,6 +101,7 @@ Options ParseOptions(int argc, char** argv) {
     throw std::runtime_error(
         fmt::format("--threads must be between {} and {}", kMinThreads, kMaxThreads));
   o.read_passthrough = vm.count("read-passthrough") > 0;
+  o.write_journal = vm.count("no-write-journal") == 0;
   // A writable open waits in a worker for a passthrough release that another worker must
   // receive (fusefs/passthrough.h).
   if (o.read_passthrough && o.threads < 2)

@@ -25,7 +25,11 @@ Status RunOffline(const std::string& dir, const ControlRequest& req, ControlRepl
     std::fprintf(stderr, "snapcowctl: warning: %s\n", line.c_str());
   });
   std::unique_ptr<ImageDir> d;
-  Status st = ImageDir::Open(dir, ImageDir::Options{}, &d);
+  // Offline commands write nothing to the origin: no journal of their own, but one left by a
+  // killed daemon is replayed first (a snapshot must include what it acknowledged).
+  ImageDir::Options opts;
+  opts.write_journal = false;
+  Status st = ImageDir::Open(dir, opts, &d);
   if (!st.ok()) return st;
   for (const std::string& e : d->load_errors())
     std::fprintf(stderr, "snapcowctl: warning: %s\n", e.c_str());

@@ -1,0 +1,136 @@
+#include "engine/deferred_writes.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "engine/crash_point.h"
+#include "engine/log.h"
+
+namespace snapcow {
+
+DeferredWrites::DeferredWrites(File* origin, Throttle* throttle,
+                               std::unique_ptr<WriteJournal> journal)
+    : origin_(origin), throttle_(throttle), journal_(std::move(journal)) {
+  applier_ = std::thread([this] { Loop(); });
+}
+
+DeferredWrites::~DeferredWrites() {
+  {
+    MutexLock l(&mu_);
+    stopping_ = true;
+    work_.SignalAll();
+  }
+  applier_.join();
+}
+
+bool DeferredWrites::Defer(DeferredWrite& w) {
+  MutexLock l(&mu_);
+  if (stopping_ || syncing_ > 0 || queued_bytes_ + w.data.size() > kMaxQueuedBytes) return false;
+  Status s = journal_->Append(w.off, w.data.size(), w.data.data(), &w.journal_pos);
+  if (!s.ok()) {
+    // Full: the writers wait for their copies until the queue drains and the journal is
+    // reset. Anything else is worth one line; the writers then simply stop deferring.
+    if (s.err() != ENOSPC && !journal_failed_) {
+      journal_failed_ = true;
+      Log(LogLevel::kWarning, "origin write journal: " + s.message() + " (first writes now wait "
+                              "for their copies)");
+    }
+    return false;
+  }
+  CrashPoint("journal-appended");
+  auto q = std::make_shared<DeferredWrite>(std::move(w));
+  by_offset_.emplace(q->off, q->data.size());
+  longest_ = std::max<uint64_t>(longest_, q->data.size());
+  queued_bytes_ += q->data.size();
+  queue_.push_back(std::move(q));
+  queued_count_.store(queue_.size(), std::memory_order_release);
+  work_.Signal();
+  return true;
+}
+
+bool DeferredWrites::OverlapsLocked(uint64_t off, uint64_t len) const {
+  if (queue_.empty()) return false;
+  const uint64_t lo = off >= longest_ ? off - longest_ + 1 : 0;
+  for (auto it = by_offset_.lower_bound(lo); it != by_offset_.end() && it->first < off + len; ++it)
+    if (it->first + it->second > off) return true;
+  return false;
+}
+
+void DeferredWrites::WaitOverlapping(uint64_t off, uint64_t len) {
+  if (queued_count_.load(std::memory_order_acquire) == 0) return;
+  MutexLock l(&mu_);
+  while (OverlapsLocked(off, len)) applied_.Wait(&mu_);
+}
+
+void DeferredWrites::WaitEmpty() {
+  if (queued_count_.load(std::memory_order_acquire) == 0) return;
+  MutexLock l(&mu_);
+  while (!queue_.empty()) applied_.Wait(&mu_);
+}
+
+Status DeferredWrites::Sync(const std::function<Status()>& sync_files) {
+  {
+    MutexLock l(&mu_);
+    ++syncing_;
+    while (!queue_.empty()) applied_.Wait(&mu_);
+  }
+  // Nothing can be queued until syncing_ drops: every record in the journal is in origin.img.
+  Status s = sync_files();
+  MutexLock l(&mu_);
+  if (s.ok()) s = journal_->Settle();
+  --syncing_;
+  Status applied = apply_error_;
+  apply_error_ = Status();
+  return applied.ok() ? s : applied;
+}
+
+void DeferredWrites::Loop() {
+  for (;;) {
+    std::shared_ptr<DeferredWrite> w;
+    {
+      MutexLock l(&mu_);
+      while (queue_.empty() && !stopping_) work_.Wait(&mu_);
+      if (queue_.empty()) return;
+      w = queue_.front();
+    }
+    // A copy that failed on its store invalidated that snapshot: the write goes on (DESIGN §4).
+    for (const auto& pe : w->copies) (void)pe->Wait();
+    for (const auto& [snap, c] : w->chunks) snap->table().WaitForTrackedReads(c);
+    CrashPoint("deferred-before-apply");
+    Status s = origin_->WriteAt(w->off, w->data.size(), w->data.data());
+    CrashPoint("deferred-applied");
+    if (w->throttled > 0) throttle_->Finished(w->throttled);
+
+    MutexLock l(&mu_);
+    if (s.ok()) {
+      // Failing to mark it only means a replay would write the same bytes again.
+      (void)journal_->MarkWritten(w->journal_pos);
+    } else {
+      Log(LogLevel::kError, fmt::format("origin write of {} bytes at {} after its "
+                                        "acknowledgement: {}", w->data.size(), w->off,
+                                        s.message()));
+      if (apply_error_.ok()) apply_error_ = s;
+    }
+    queue_.pop_front();
+    auto [first, last] = by_offset_.equal_range(w->off);
+    for (auto it = first; it != last; ++it)
+      if (it->second == w->data.size()) {
+        by_offset_.erase(it);
+        break;
+      }
+    queued_bytes_ -= w->data.size();
+    queued_count_.store(queue_.size(), std::memory_order_release);
+    if (queue_.empty()) {
+      longest_ = 0;
+      if (syncing_ == 0 && journal_->used() > WriteJournal::kLazyResetBytes) {
+        Status r = journal_->Reset(false);
+        if (!r.ok()) Log(LogLevel::kWarning, "origin write journal: " + r.message());
+      }
+    }
+    applied_.SignalAll();
+  }
+}
+
+}  // namespace snapcow

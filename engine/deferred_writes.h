@@ -1,0 +1,90 @@
+// DeferredWrites: origin writes acknowledged before the copies that protect them are
+// committed (FORMAT.md §7). Each is in the journal before it is acknowledged; one applier
+// thread writes them to origin.img in order, each once its copies are durable and no tracked
+// snapshot read of its chunks is still reading the origin (DESIGN §4: the origin chunk is
+// never overwritten early). Origin I/O that overlaps a queued write waits until it is applied,
+// so readers see their writes and overlapping writes keep their order.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "engine/file.h"
+#include "engine/mutex.h"
+#include "engine/pending_exception.h"
+#include "engine/snapshot.h"
+#include "engine/status.h"
+#include "engine/throttle.h"
+#include "engine/write_journal.h"
+
+namespace snapcow {
+
+struct DeferredWrite {
+  uint64_t off = 0;
+  std::vector<uint8_t> data;
+  // What must be done before origin.img may change: these copies committed (or failed on
+  // their store, which invalidated the snapshot) ...
+  std::vector<std::shared_ptr<PendingException>> copies;
+  // ... and no tracked read of these chunks in flight.
+  std::vector<std::pair<std::shared_ptr<Snapshot>, chunk_t>> chunks;
+  uint32_t throttled = 0;  // copies to report finished to the throttle once applied
+  uint64_t journal_pos = 0;
+};
+
+class DeferredWrites {
+ public:
+  // Queued data beyond this makes Defer refuse (the writer then waits for its copies).
+  static constexpr size_t kMaxQueuedBytes = 64u << 20;
+
+  // `journal` has been replayed and reset.
+  DeferredWrites(File* origin, Throttle* throttle, std::unique_ptr<WriteJournal> journal);
+  ~DeferredWrites();  // applies everything queued, then stops
+  DeferredWrites(const DeferredWrites&) = delete;
+  DeferredWrites& operator=(const DeferredWrites&) = delete;
+
+  // Journals `w` and queues it: true means the write may be acknowledged now. False (journal
+  // full or failing, too much queued, a sync draining) leaves `w` to the caller.
+  bool Defer(DeferredWrite& w) EXCLUDES(mu_);
+  // Waits until no queued write overlaps [off, off+len).
+  void WaitOverlapping(uint64_t off, uint64_t len) EXCLUDES(mu_);
+  // Waits until the queue is empty (new writes may still come).
+  void WaitEmpty() EXCLUDES(mu_);
+  // fsync: stops deferring, waits for the queue to drain, runs `sync_files` (origin and
+  // stores), then starts a new journal generation durably. Returns the first error of an
+  // applied write since the last Sync (as the kernel reports writeback errors at fsync),
+  // else that of `sync_files` or of the journal.
+  Status Sync(const std::function<Status()>& sync_files) EXCLUDES(mu_);
+
+ private:
+  void Loop() EXCLUDES(mu_);
+  bool OverlapsLocked(uint64_t off, uint64_t len) const REQUIRES(mu_);
+
+  File* const origin_;
+  Throttle* const throttle_;
+
+  mutable Mutex mu_;
+  CondVar work_;     // the applier: something queued, or stopping
+  CondVar applied_;  // waiters: a write left the queue
+  std::unique_ptr<WriteJournal> journal_ PT_GUARDED_BY(mu_);
+  std::deque<std::shared_ptr<DeferredWrite>> queue_ GUARDED_BY(mu_);
+  // Queued writes by start offset (several may start at one offset), for overlap tests.
+  std::multimap<uint64_t, uint64_t> by_offset_ GUARDED_BY(mu_);
+  uint64_t longest_ GUARDED_BY(mu_) = 0;  // the longest queued write since the queue was empty
+  size_t queued_bytes_ GUARDED_BY(mu_) = 0;
+  uint32_t syncing_ GUARDED_BY(mu_) = 0;  // Sync calls draining: Defer refuses meanwhile
+  bool stopping_ GUARDED_BY(mu_) = false;
+  Status apply_error_ GUARDED_BY(mu_);
+  bool journal_failed_ GUARDED_BY(mu_) = false;  // said once
+  // Readers skip the mutex when nothing is queued (the queue gains entries only before the
+  // write is acknowledged, so a read issued after the acknowledgement sees the count).
+  std::atomic<size_t> queued_count_{0};
+  std::thread applier_;  // last: started once the rest is built
+};
+
+}  // namespace snapcow

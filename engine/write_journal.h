@@ -1,0 +1,70 @@
+// WriteJournal: the origin write journal on disk (FORMAT.md §7). Not thread-safe: its one
+// owner (DeferredWrites) calls it under its own mutex.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "engine/file.h"
+#include "engine/status.h"
+
+namespace snapcow {
+
+inline constexpr char kJournalFile[] = ".snapcowfs.journal";
+
+class WriteJournal {
+ public:
+  // Past this many bytes of records Append refuses until the next Reset.
+  static constexpr uint64_t kDefaultCapacity = 64ull << 20;
+  // A drained journal bigger than this is reset lazily (FORMAT.md §7, generations).
+  static constexpr uint64_t kLazyResetBytes = 1ull << 20;
+
+  // Reads the header; the records are left for Replay().
+  static Status Open(std::unique_ptr<File> file, uint64_t capacity,
+                     std::unique_ptr<WriteJournal>* out);
+
+  // Calls `apply` for every record of the current generation not yet marked written, in
+  // order, stopping at the first record that does not check. The first error of `apply`
+  // stops it and is returned. The journal is unchanged: call Reset() once the writes are
+  // durable.
+  using ApplyFn = std::function<Status(uint64_t off, size_t len, const void* data)>;
+  Status Replay(const ApplyFn& apply, uint64_t* replayed);
+
+  // Appends a record; `*pos` names it for MarkWritten. ENOSPC when the journal is full;
+  // EINVAL before the first Reset (the records found at Open must be replayed first).
+  Status Append(uint64_t off, size_t len, const void* data, uint64_t* pos);
+  // The record's data is in origin.img (page cache): a killed daemon does not replay it.
+  Status MarkWritten(uint64_t pos);
+  // Starts a new generation, killing every record; `durable` syncs the header. The first
+  // Reset after Open also deallocates every old record, durably, first: a header that a
+  // power cut took back to an older generation must not revive records written after it.
+  Status Reset(bool durable);
+
+  // After an fsync of the origin: a durable Reset unless the journal is already empty with
+  // its header synced (a lazy Reset's header must not be taken back by a power cut).
+  Status Settle();
+
+  // Bytes of records since the last Reset.
+  uint64_t used() const { return end_ - kRecordsStart; }
+  uint64_t generation() const { return generation_; }
+
+  static constexpr uint64_t kRecordsStart = 4096;
+
+ private:
+  WriteJournal(std::unique_ptr<File> file, uint64_t capacity)
+      : file_(std::move(file)), capacity_(capacity) {}
+  Status ReadHeader();
+
+  const std::unique_ptr<File> file_;
+  const uint64_t capacity_;
+  uint64_t generation_ = 0;
+  uint64_t next_sequence_ = 1;
+  uint64_t end_ = kRecordsStart;  // where the next record goes
+  bool fresh_ = false;            // reset since Open: Append may go
+  bool header_synced_ = false;
+  std::vector<uint8_t> scratch_;  // one record being built
+};
+
+}  // namespace snapcow
