@@ -27,11 +27,12 @@ DeferredWrites::~DeferredWrites() {
 
 bool DeferredWrites::Defer(DeferredWrite& w) {
   MutexLock l(&mu_);
-  if (stopping_ || syncing_ > 0 || queued_bytes_ + w.data.size() > kMaxQueuedBytes) return false;
+  if (stopping_ || syncing_ > 0 || broken_ || queued_bytes_ + w.data.size() > kMaxQueuedBytes)
+    return false;
   Status s = journal_->Append(w.off, w.data.size(), w.data.data(), &w.journal_pos);
   if (!s.ok()) {
     // Full: the writers wait for their copies until the queue drains and the journal is
-    // reset. Anything else is worth one line; the writers then simply stop deferring.
+    // reset. Anything else is worth one line (once); each write still tries the journal.
     if (s.err() != ENOSPC && !journal_failed_) {
       journal_failed_ = true;
       Log(LogLevel::kWarning, "origin write journal: " + s.message() + " (first writes now wait "
@@ -45,13 +46,13 @@ bool DeferredWrites::Defer(DeferredWrite& w) {
   longest_ = std::max<uint64_t>(longest_, q->data.size());
   queued_bytes_ += q->data.size();
   queue_.push_back(std::move(q));
-  queued_count_.store(queue_.size(), std::memory_order_release);
+  queued_count_.store(by_offset_.size(), std::memory_order_release);
   work_.Signal();
   return true;
 }
 
 bool DeferredWrites::OverlapsLocked(uint64_t off, uint64_t len) const {
-  if (queue_.empty()) return false;
+  if (by_offset_.empty()) return false;
   const uint64_t lo = off >= longest_ ? off - longest_ + 1 : 0;
   for (auto it = by_offset_.lower_bound(lo); it != by_offset_.end() && it->first < off + len; ++it)
     if (it->first + it->second > off) return true;
@@ -61,7 +62,13 @@ bool DeferredWrites::OverlapsLocked(uint64_t off, uint64_t len) const {
 void DeferredWrites::WaitOverlapping(uint64_t off, uint64_t len) {
   if (queued_count_.load(std::memory_order_acquire) == 0) return;
   MutexLock l(&mu_);
-  while (OverlapsLocked(off, len)) applied_.Wait(&mu_);
+  while (OverlapsLocked(off, len)) {
+    if (!failed_.empty() && queue_.empty() && syncing_ == 0) {
+      KillFailedLocked(true);  // what blocks us is a failed write's record: try once more
+      continue;
+    }
+    applied_.Wait(&mu_);
+  }
 }
 
 void DeferredWrites::WaitEmpty() {
@@ -70,7 +77,7 @@ void DeferredWrites::WaitEmpty() {
   while (!queue_.empty()) applied_.Wait(&mu_);
 }
 
-Status DeferredWrites::Sync(const std::function<Status()>& sync_files) {
+Status DeferredWrites::Sync(const std::function<Status()>& sync_files, bool report) {
   {
     MutexLock l(&mu_);
     ++syncing_;
@@ -79,11 +86,43 @@ Status DeferredWrites::Sync(const std::function<Status()>& sync_files) {
   // Nothing can be queued until syncing_ drops: every record in the journal is in origin.img.
   Status s = sync_files();
   MutexLock l(&mu_);
-  if (s.ok()) s = journal_->Settle();
+  if (s.ok()) {
+    s = journal_->Settle();
+    if (s.ok()) ForgetFailedLocked();
+  }
   --syncing_;
+  if (!report) return s;
   Status applied = apply_error_;
   apply_error_ = Status();
   return applied.ok() ? s : applied;
+}
+
+void DeferredWrites::KillFailedLocked(bool give_up) {
+  Status r = journal_->Reset(true);
+  if (!r.ok() && !give_up) return;
+  if (!r.ok())
+    Log(LogLevel::kError, "origin write journal: " + r.message() +
+                              " (a replay may write a failed write's record again)");
+  ForgetFailedLocked();
+  broken_ = !r.ok();
+  applied_.SignalAll();
+}
+
+void DeferredWrites::ForgetFailedLocked() {
+  for (const auto& [off, len] : failed_) EraseLocked(off, len);
+  failed_.clear();
+  broken_ = false;
+  if (by_offset_.empty()) longest_ = 0;
+  queued_count_.store(by_offset_.size(), std::memory_order_release);
+}
+
+void DeferredWrites::EraseLocked(uint64_t off, uint64_t len) {
+  auto [first, last] = by_offset_.equal_range(off);
+  for (auto it = first; it != last; ++it)
+    if (it->second == len) {
+      by_offset_.erase(it);
+      return;
+    }
 }
 
 void DeferredWrites::Loop() {
@@ -104,31 +143,34 @@ void DeferredWrites::Loop() {
     if (w->throttled > 0) throttle_->Finished(w->throttled);
 
     MutexLock l(&mu_);
-    if (s.ok()) {
-      // Failing to mark it only means a replay would write the same bytes again.
-      (void)journal_->MarkWritten(w->journal_pos);
-    } else {
+    const Status marked = s.ok() ? journal_->MarkWritten(w->journal_pos) : s;
+    queue_.pop_front();
+    queued_bytes_ -= w->data.size();
+    if (!s.ok()) {
       Log(LogLevel::kError, fmt::format("origin write of {} bytes at {} after its "
                                         "acknowledgement: {}", w->data.size(), w->off,
                                         s.message()));
       if (apply_error_.ok()) apply_error_ = s;
     }
-    queue_.pop_front();
-    auto [first, last] = by_offset_.equal_range(w->off);
-    for (auto it = first; it != last; ++it)
-      if (it->second == w->data.size()) {
-        by_offset_.erase(it);
-        break;
-      }
-    queued_bytes_ -= w->data.size();
-    queued_count_.store(queue_.size(), std::memory_order_release);
-    if (queue_.empty()) {
-      longest_ = 0;
-      if (syncing_ == 0 && journal_->used() > WriteJournal::kLazyResetBytes) {
+    if (marked.ok()) {
+      EraseLocked(w->off, w->data.size());
+    } else {
+      // The record still says "not yet in origin.img": a replay would write it over any later
+      // write to the range. So the range stays blocked and nothing more is deferred until a
+      // durable Reset has killed the record (below, once the queue is empty, or at fsync).
+      failed_.emplace_back(w->off, w->data.size());
+      broken_ = true;
+    }
+    if (queue_.empty() && syncing_ == 0) {
+      if (!failed_.empty()) {
+        KillFailedLocked(false);  // on failure a writer blocked by them tries again
+      } else if (journal_->used() > WriteJournal::kLazyResetBytes) {
         Status r = journal_->Reset(false);
         if (!r.ok()) Log(LogLevel::kWarning, "origin write journal: " + r.message());
       }
     }
+    if (by_offset_.empty()) longest_ = 0;
+    queued_count_.store(by_offset_.size(), std::memory_order_release);
     applied_.SignalAll();
   }
 }

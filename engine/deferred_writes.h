@@ -56,14 +56,22 @@ class DeferredWrites {
   // Waits until the queue is empty (new writes may still come).
   void WaitEmpty() EXCLUDES(mu_);
   // fsync: stops deferring, waits for the queue to drain, runs `sync_files` (origin and
-  // stores), then starts a new journal generation durably. Returns the first error of an
-  // applied write since the last Sync (as the kernel reports writeback errors at fsync),
-  // else that of `sync_files` or of the journal.
-  Status Sync(const std::function<Status()>& sync_files) EXCLUDES(mu_);
+  // stores), then starts a new journal generation durably. With `report`, returns (once)
+  // the first error of writing an acknowledged write into origin.img since the last such
+  // call, as the kernel reports writeback errors at fsync; else that of `sync_files` or of
+  // the journal.
+  Status Sync(const std::function<Status()>& sync_files, bool report) EXCLUDES(mu_);
 
  private:
   void Loop() EXCLUDES(mu_);
   bool OverlapsLocked(uint64_t off, uint64_t len) const REQUIRES(mu_);
+  void EraseLocked(uint64_t off, uint64_t len) REQUIRES(mu_);
+  // Kills the failed writes' records with a durable Reset and frees their ranges; when the
+  // Reset fails, frees them only with `give_up` (a writer must not wait for ever; a replay
+  // may then write such a record again) and keeps deferral off.
+  void KillFailedLocked(bool give_up) REQUIRES(mu_);
+  // After a durable Reset: the failed writes' records are dead, their ranges free again.
+  void ForgetFailedLocked() REQUIRES(mu_);
 
   File* const origin_;
   Throttle* const throttle_;
@@ -73,7 +81,8 @@ class DeferredWrites {
   CondVar applied_;  // waiters: a write left the queue
   std::unique_ptr<WriteJournal> journal_ PT_GUARDED_BY(mu_);
   std::deque<std::shared_ptr<DeferredWrite>> queue_ GUARDED_BY(mu_);
-  // Queued writes by start offset (several may start at one offset), for overlap tests.
+  // Queued writes by start offset (several may start at one offset), for overlap tests;
+  // also the failed ones (failed_) until their records are dead.
   std::multimap<uint64_t, uint64_t> by_offset_ GUARDED_BY(mu_);
   uint64_t longest_ GUARDED_BY(mu_) = 0;  // the longest queued write since the queue was empty
   size_t queued_bytes_ GUARDED_BY(mu_) = 0;
@@ -81,7 +90,10 @@ class DeferredWrites {
   bool stopping_ GUARDED_BY(mu_) = false;
   Status apply_error_ GUARDED_BY(mu_);
   bool journal_failed_ GUARDED_BY(mu_) = false;  // said once
-  // Readers skip the mutex when nothing is queued (the queue gains entries only before the
+  // Applied writes whose record may still be replayed (writing or marking it failed).
+  std::vector<std::pair<uint64_t, uint64_t>> failed_ GUARDED_BY(mu_);
+  bool broken_ GUARDED_BY(mu_) = false;  // failed_ not yet dead: Defer refuses
+  // by_offset_.size(). Readers skip the mutex when nothing is queued (the queue gains entries only before the
   // write is acknowledged, so a read issued after the acknowledgement sees the count).
   std::atomic<size_t> queued_count_{0};
   std::thread applier_;  // last: started once the rest is built

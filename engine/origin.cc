@@ -88,11 +88,12 @@ Status Origin::Discard(uint64_t off, uint64_t len) {
 }
 
 Status Origin::Sync() {
-  return deferred_ ? deferred_->Sync([this] { return SyncFiles(); }) : SyncFiles();
+  return deferred_ ? deferred_->Sync([this] { return SyncFiles(); }, true) : SyncFiles();
 }
 
 Status Origin::SyncOrigin() {
-  return deferred_ ? deferred_->Sync([this] { return file_->Sync(); }) : file_->Sync();
+  // An error of an earlier acknowledged write is for the writer's next fsync, not for this.
+  return deferred_ ? deferred_->Sync([this] { return file_->Sync(); }, false) : file_->Sync();
 }
 
 Status Origin::SyncFiles() {

@@ -183,7 +183,8 @@ Status Origin::Preserve(uint64_t off, uint64_t len, const void* data, bool* defe
   const uint32_t started = static_cast<uint32_t>(owned.size());
   if (started > 0) throttle_.Started(started);
   // A write may be deferred when every copy it needs is its own or past the origin read of
-  // another writer: nothing left can then make this write fail (FORMAT.md §7).
+  // another writer: only writing origin.img itself can then fail, and the writer's next
+  // fsync reports that (FORMAT.md §7), as the kernel reports a failed writeback.
   bool may_defer = data != nullptr && deferred_ && (started > 0 || !joined.empty());
   for (const auto& [snap, pe] : joined) may_defer = may_defer && pe->copied();
   Status result = RunCopies(owned, !may_defer);

@@ -1,7 +1,6 @@
 #include "engine/write_journal.h"
 
-#include <fmt/format.h>
-
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -120,10 +119,7 @@ Status WriteJournal::MarkWritten(uint64_t pos) {
 
 Status WriteJournal::Reset(bool durable) {
   if (!fresh_) {
-    uint64_t size = 0;
-    Status s = file_->Size(&size);
-    if (s.ok() && size > kRecordsStart) s = file_->PunchHole(kRecordsStart, size - kRecordsStart);
-    if (s.ok()) s = file_->Sync();
+    Status s = ClearRecords();
     if (!s.ok()) return s;
     durable = true;
   }
@@ -133,14 +129,36 @@ Status WriteJournal::Reset(bool durable) {
   Put64(h + 8, generation_ + 1);
   Put32(h + 16, Crc32c(h, 16));
   Status s = file_->WriteAt(0, sizeof h, h);
-  if (s.ok() && durable) s = file_->Sync();
   if (!s.ok()) return s;
+  // The new header is in the file (page cache) even if the sync below fails: records must
+  // follow it, or a killed daemon's replay would stop at the first of them.
   ++generation_;
   fresh_ = true;
-  header_synced_ = durable;
+  header_synced_ = false;
   next_sequence_ = 1;
   end_ = kRecordsStart;
+  if (durable) {
+    s = file_->Sync();
+    if (!s.ok()) return s;
+    header_synced_ = true;
+  }
   return Status::OK();
+}
+
+// Deallocates every record, durably; a filesystem without hole punching gets zeros.
+Status WriteJournal::ClearRecords() {
+  uint64_t size = 0;
+  Status s = file_->Size(&size);
+  if (!s.ok() || size <= kRecordsStart) return s;
+  s = file_->PunchHole(kRecordsStart, size - kRecordsStart);
+  if (!s.ok()) {
+    const std::vector<uint8_t> zeros(1 << 20, 0);
+    s = Status::OK();
+    for (uint64_t pos = kRecordsStart; pos < size && s.ok(); pos += zeros.size())
+      s = file_->WriteAt(pos, std::min<uint64_t>(zeros.size(), size - pos), zeros.data());
+  }
+  if (s.ok()) s = file_->Sync();
+  return s;
 }
 
 Status WriteJournal::Settle() {

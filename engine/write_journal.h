@@ -56,6 +56,7 @@ class WriteJournal {
   WriteJournal(std::unique_ptr<File> file, uint64_t capacity)
       : file_(std::move(file)), capacity_(capacity) {}
   Status ReadHeader();
+  Status ClearRecords();
 
   const std::unique_ptr<File> file_;
   const uint64_t capacity_;

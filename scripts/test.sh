@@ -34,7 +34,7 @@ PKGS=(
 )
 
 # Integration tests also run with the ThreadSanitizer daemon (the concurrent ones).
-TSAN_INTEGRATION='integration_(qemu_io|fio_verify|fio_verify_throttled|point_in_time|crash_basic)$'
+TSAN_INTEGRATION='integration_(qemu_io|fio_verify|fio_verify_throttled|point_in_time|crash_basic|write_journal)$'
 
 say() { printf '\n=== %s\n' "$*"; }
 

@@ -1,0 +1,783 @@
+// Deferred first writes to the origin (FORMAT.md §7, engine/deferred_writes.h), through an
+// Origin with EnableDeferral over fault-injecting files: a first write is acknowledged once
+// journalled, origin.img changes only once the copies are durable, origin I/O that overlaps
+// a queued write waits for it, and a power cut or a killed daemon loses no snapshot data.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+
+#include "engine/le.h"
+#include "engine/write_journal.h"
+#include "tests/block_tags.h"
+#include "tests/engine_rig.h"
+
+using namespace snapcow;
+using namespace snapcow::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr uint64_t kSize = 1 << 20;
+constexpr uint64_t kChunk = kDefaultChunkBytes;
+// Never reached by a correct engine, however slow the machine: a thread held this long at a
+// gate is waiting for something the test does not release until later.
+constexpr std::chrono::milliseconds kLimit = 30s;
+// How long a call that must stay blocked is given to return anyway. Too short can only let a
+// broken engine pass, never fail a correct one.
+constexpr std::chrono::milliseconds kStillBlocked = 300ms;
+
+// Holds the threads that reach a FaultFile hook while it is closed. One held past kLimit is
+// let go (and the gate stays open): a broken engine then fails timed_out() instead of
+// hanging the test.
+class Gate {
+ public:
+  void Close() {
+    std::lock_guard<std::mutex> l(mu_);
+    open_ = false;
+  }
+  void Open() {
+    std::lock_guard<std::mutex> l(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  void Pass() {
+    std::unique_lock<std::mutex> l(mu_);
+    if (open_) return;
+    ++held_;
+    cv_.notify_all();
+    if (!cv_.wait_for(l, kLimit, [&] { return open_; })) {
+      timed_out_ = true;
+      open_ = true;
+      cv_.notify_all();
+    }
+    --held_;
+  }
+  // Waits (at most kLimit) until `n` threads are held.
+  bool WaitHeld(int n) {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, kLimit, [&] { return held_ >= n; });
+  }
+  int held() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return held_;
+  }
+  bool timed_out() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return timed_out_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = true;
+  int held_ = 0;
+  bool timed_out_ = false;
+};
+
+// The origin before any test write: every 4 KiB block its own byte.
+uint8_t OldByte(uint64_t x) { return static_cast<uint8_t>(0x40 + (x / 4096) % 64); }
+std::vector<uint8_t> Old(uint64_t off, size_t len) {
+  std::vector<uint8_t> b(len);
+  for (size_t i = 0; i < len; ++i) b[i] = OldByte(off + i);
+  return b;
+}
+std::vector<uint8_t> Slice(const std::vector<uint8_t>& v, uint64_t off, size_t len) {
+  std::vector<uint8_t> out(len, 0);
+  for (size_t i = 0; i < len && off + i < v.size(); ++i) out[i] = v[off + i];
+  return out;
+}
+void Put(std::vector<uint8_t>& image, uint64_t off, const std::vector<uint8_t>& b) {
+  std::copy(b.begin(), b.end(), image.begin() + static_cast<long>(off));
+}
+// "" when equal, else the first difference (Catch would print every byte of both).
+std::string Diff(const std::vector<uint8_t>& got, const std::vector<uint8_t>& want) {
+  if (got.size() != want.size())
+    return "size " + std::to_string(got.size()) + ", want " + std::to_string(want.size());
+  auto [g, w] = std::mismatch(got.begin(), got.end(), want.begin());
+  if (g == got.end()) return "";
+  return "byte " + std::to_string(g - got.begin()) + " is " + std::to_string(*g) + ", want " +
+         std::to_string(*w);
+}
+
+std::unique_ptr<WriteJournal> OpenJournal(FaultFile* f) {
+  std::unique_ptr<WriteJournal> j;
+  Status s = WriteJournal::Open(std::make_unique<SharedFile>(f), WriteJournal::kDefaultCapacity,
+                                &j);
+  INFO(s.message());
+  REQUIRE(s.ok());
+  return j;
+}
+// The records a new holder would replay from `f`, as (offset, data).
+std::vector<std::pair<uint64_t, std::vector<uint8_t>>> Replayed(FaultFile* f) {
+  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> out;
+  auto j = OpenJournal(f);
+  uint64_t n = 0;
+  REQUIRE(j->Replay(
+               [&](uint64_t off, size_t len, const void* data) {
+                 const auto* p = static_cast<const uint8_t*>(data);
+                 out.emplace_back(off, std::vector<uint8_t>(p, p + len));
+                 return Status::OK();
+               },
+               &n)
+              .ok());
+  return out;
+}
+
+// An Origin over EngineRig's files whose first writes are deferred; snapshot 1's COW syncs
+// (its commits) pass cow_gate.
+struct Deferred {
+  Deferred() : r(kSize) {
+    auto old = Old(0, kSize);
+    REQUIRE(r.origin->Write(0, kSize, old.data()).ok());  // no snapshot yet: written through
+    REQUIRE(r.origin->Sync().ok());
+  }
+  // Hooks on origin_file must be set before: the applier thread starts here.
+  void Start() {
+    auto j = OpenJournal(&journal);
+    REQUIRE(j->Reset(true).ok());
+    r.origin->EnableDeferral(std::move(j));
+    snap = r.Add(1);
+    r.cows[1]->before_sync = [this](uint64_t, size_t) { cow_gate.Pass(); };
+  }
+  // The applier applies what is queued as the Origin goes: with the gates open, and while
+  // EngineRig's COW files still exist.
+  ~Deferred() {
+    OpenGates();
+    r.origin.reset();
+  }
+  void OpenGates() {
+    cow_gate.Open();
+    origin_gate.Open();
+  }
+
+  void Write(uint64_t off, const std::vector<uint8_t>& b) {
+    Status s = r.origin->Write(off, b.size(), b.data());
+    INFO(s.message());
+    REQUIRE(s.ok());
+  }
+
+  Gate cow_gate, origin_gate;
+  FaultFile journal{"journal"};
+  EngineRig r;
+  std::shared_ptr<Snapshot> snap;
+};
+
+// A call run on its own thread. If it has not been collected, the destructor opens the gates
+// before waiting for it, so a failed REQUIRE never leaves the test hanging on a held thread.
+class Background {
+ public:
+  Background(Deferred& d, std::function<Status()> fn)
+      : d_(d), f_(std::async(std::launch::async, std::move(fn))) {}
+  ~Background() {
+    if (f_.valid()) {
+      d_.OpenGates();
+      f_.wait();
+    }
+  }
+  bool ReturnsWithin(std::chrono::milliseconds t) {
+    return f_.wait_for(t) == std::future_status::ready;
+  }
+  Status Get() {
+    REQUIRE(ReturnsWithin(kLimit));
+    return f_.get();
+  }
+
+ private:
+  Deferred& d_;
+  std::future<Status> f_;
+};
+
+// kill -9 now: what the page cache holds of every file survives.
+struct Killed {
+  explicit Killed(Deferred& d)
+      : origin(d.r.origin_file->LiveCopy()),
+        cow(d.r.cows.at(1)->LiveCopy()),
+        journal(d.journal.LiveCopy()) {}
+  std::unique_ptr<FaultFile> origin, cow, journal;
+};
+
+// The next holder after a kill: origin and snapshot 1 from the files left, then the journal
+// replayed through Origin::Write, synced and reset (ImageDir::OpenJournal).
+struct NextHolder {
+  explicit NextHolder(Killed& k)
+      : o(std::make_unique<SharedFile>(k.origin.get()), kSize, kDefaultCowThreshold) {
+    Status st = Snapshot::Load(1, std::make_unique<SharedFile>(k.cow.get()), kSize, &snap);
+    INFO(st.message());
+    REQUIRE(st.ok());
+    {
+      Origin::Quiesce q(&o);
+      o.AddSnapshot(snap);
+    }
+    auto j = OpenJournal(k.journal.get());
+    uint64_t n = 0;
+    st = j->Replay(
+        [&](uint64_t off, size_t len, const void* data) {
+          replayed.push_back(off);
+          return o.Write(off, len, data);
+        },
+        &n);
+    REQUIRE(st.ok());
+    REQUIRE(o.Sync().ok());
+    REQUIRE(j->Reset(true).ok());
+  }
+  std::vector<uint8_t> Read(uint64_t off = 0, size_t len = kSize) {
+    std::vector<uint8_t> b(len);
+    REQUIRE(o.Read(off, len, b.data()).ok());
+    return b;
+  }
+  std::vector<uint8_t> ReadSnap(Snapshot& s) {
+    std::vector<uint8_t> b(kSize);
+    REQUIRE(o.ReadSnapshot(s, 0, kSize, b.data()).ok());
+    return b;
+  }
+
+  Origin o;
+  std::shared_ptr<Snapshot> snap;
+  std::vector<uint64_t> replayed;  // offsets, in order
+};
+
+// Journal record fields (FORMAT.md §7) at `pos` of the journal file.
+struct RecordView {
+  uint32_t magic, state;
+  uint64_t off;
+  uint32_t len;
+  std::vector<uint8_t> data;
+};
+RecordView RecordAt(FaultFile& journal, uint64_t pos) {
+  const std::vector<uint8_t> c = journal.Contents();
+  REQUIRE(c.size() >= pos + 64);
+  const uint8_t* h = &c[pos];
+  RecordView v{le::Get32(h), le::Get32(h + 4), le::Get64(h + 24), le::Get32(h + 32), {}};
+  v.data = Slice(c, pos + 64, std::min<uint32_t>(v.len, 1 << 20));
+  return v;
+}
+constexpr uint32_t kRecordMagic = 0x52574353;  // "SCWR"
+
+}  // namespace
+
+TEST_CASE("deferred: a first write returns before its copy commits, and reads wait for it") {
+  Deferred d;
+  d.Start();
+  EngineRig& r = d.r;
+  const auto neu = Pattern(4096, 0xc1);
+  std::vector<uint8_t> want = Old(0, kChunk);
+  Put(want, 4096, neu);
+
+  d.cow_gate.Close();
+  // With the commit held only a deferred write can return (else the gate times out).
+  d.Write(4096, neu);
+  CHECK_FALSE(d.cow_gate.timed_out());
+  REQUIRE(d.cow_gate.WaitHeld(1));
+  // Acknowledged and journalled; origin.img still holds the old bytes.
+  CHECK(Diff(Slice(r.origin_file->Contents(), 0, kChunk), Old(0, kChunk)) == "");
+  RecordView rec = RecordAt(d.journal, WriteJournal::kRecordsStart);
+  CHECK(rec.magic == kRecordMagic);
+  CHECK(rec.state == 1);
+  CHECK(rec.off == 4096);
+  CHECK(rec.len == 4096);
+  CHECK(Diff(rec.data, neu) == "");
+  // The snapshot reads the old data (from origin.img: its copy is not committed).
+  CHECK(Diff(r.ReadSnap(*d.snap, 0, kChunk), Old(0, kChunk)) == "");
+  // A read of another range does not wait.
+  std::vector<uint8_t> other(kChunk);
+  {
+    Background read_other(d, [&] { return r.origin->Read(kChunk, kChunk, other.data()); });
+    REQUIRE(read_other.Get().ok());
+    CHECK(Diff(other, Old(kChunk, kChunk)) == "");
+  }
+  // A read of the written range waits until origin.img has the new bytes.
+  std::vector<uint8_t> got(kChunk);
+  Background reader(d, [&] { return r.origin->Read(0, kChunk, got.data()); });
+  CHECK_FALSE(reader.ReturnsWithin(kStillBlocked));
+  CHECK(Diff(Slice(r.origin_file->Contents(), 0, kChunk), Old(0, kChunk)) == "");
+  CHECK(Diff(r.ReadSnap(*d.snap, 0, kChunk), Old(0, kChunk)) == "");
+  d.cow_gate.Open();
+  REQUIRE(reader.Get().ok());
+  CHECK(Diff(got, want) == "");
+  CHECK(Diff(Slice(r.origin_file->Contents(), 0, kChunk), want) == "");
+  CHECK(Diff(r.ReadSnap(*d.snap, 0, kChunk), Old(0, kChunk)) == "");
+  r.origin->ApplyDeferred();
+  CHECK(RecordAt(d.journal, WriteJournal::kRecordsStart).state == 2);
+  CHECK_FALSE(d.cow_gate.timed_out());
+}
+
+TEST_CASE("deferred: overlapping origin I/O keeps its order") {
+  Deferred d;
+  EngineRig& r = d.r;
+  // Only the applier's write of the first write (offset 0) is held at origin_gate.
+  r.origin_file->before_write = [&d](uint64_t off, size_t) {
+    if (off == 0) d.origin_gate.Pass();
+  };
+  d.Start();
+  std::vector<uint8_t> want = Old(0, kSize);
+  const auto first = Pattern(8192, 0xc1);
+  Put(want, 0, first);
+
+  SECTION("a second write waits until the first is in origin.img") {
+    d.origin_gate.Close();
+    d.Write(0, first);
+    // Held right before writing origin.img: the copy has committed.
+    REQUIRE(d.origin_gate.WaitHeld(1));
+    const auto second = Pattern(8192, 0xc2);
+    Put(want, 4096, second);
+    Background w2(d, [&] { return r.origin->Write(4096, second.size(), second.data()); });
+    CHECK_FALSE(w2.ReturnsWithin(kStillBlocked));
+    d.origin_gate.Open();
+    REQUIRE(w2.Get().ok());
+  }
+  SECTION("a discard waits until the write is in origin.img") {
+    d.origin_gate.Close();
+    d.Write(0, first);
+    REQUIRE(d.origin_gate.WaitHeld(1));
+    Put(want, 4096, Pattern(8192, 0));
+    Background discard(d, [&] { return r.origin->Discard(4096, 8192); });
+    CHECK_FALSE(discard.ReturnsWithin(kStillBlocked));
+    d.origin_gate.Open();
+    REQUIRE(discard.Get().ok());
+  }
+  SECTION("writes to a chunk whose copy is held end in the order they were acknowledged") {
+    d.cow_gate.Close();
+    d.Write(0, first);
+    REQUIRE(d.cow_gate.WaitHeld(1));
+    // Same chunk, no overlap: joins the held copy and is deferred too.
+    const auto third = Pattern(4096, 0xc3);
+    Put(want, 12288, third);
+    d.Write(12288, third);
+    CHECK_FALSE(d.cow_gate.timed_out());
+    const auto second = Pattern(4096, 0xc2);
+    Put(want, 4096, second);
+    Background w2(d, [&] { return r.origin->Write(4096, second.size(), second.data()); });
+    d.cow_gate.Open();
+    REQUIRE(w2.Get().ok());
+  }
+  CHECK(Diff(r.ReadOrigin(0, kSize), want) == "");
+  r.origin->ApplyDeferred();
+  CHECK(Diff(r.origin_file->Contents(), want) == "");
+  CHECK(Diff(r.ReadSnap(*d.snap, 0, kSize), Old(0, kSize)) == "");
+  CHECK_FALSE(d.origin_gate.timed_out());
+  CHECK_FALSE(d.cow_gate.timed_out());
+}
+
+TEST_CASE("deferred: Sync drains the queue, then leaves no live record in the journal") {
+  Deferred d;
+  d.Start();
+  EngineRig& r = d.r;
+  std::vector<uint8_t> want = Old(0, kSize);
+  const auto a = Pattern(4096, 0xd1), b = Pattern(8192, 0xd2);
+  Put(want, 0, a);
+  Put(want, 3 * kChunk, b);
+  REQUIRE(le::Get64(&d.journal.DurableCopy()->Contents()[8]) == 1);
+
+  d.cow_gate.Close();
+  d.Write(0, a);
+  d.Write(3 * kChunk, b);
+  REQUIRE(d.cow_gate.WaitHeld(1));
+  const int held = d.cow_gate.held();
+  Background sync(d, [&] { return r.origin->Sync(); });
+  // Sync waits for the queue before it syncs anything: no second thread at the COW's sync.
+  CHECK_FALSE(sync.ReturnsWithin(kStillBlocked));
+  CHECK(d.cow_gate.held() == held);
+  d.cow_gate.Open();
+  Status s = sync.Get();
+  INFO(s.message());
+  REQUIRE(s.ok());
+
+  // origin.img is durable with both writes.
+  CHECK(Diff(r.origin_file->DurableCopy()->Contents(), want) == "");
+  // The journal: a new generation, durably, and nothing a power cut could replay ...
+  auto cut = d.journal.DurableCopy();
+  std::vector<uint8_t> c = cut->Contents();
+  CHECK(le::Get64(&c[8]) == 2);
+  CHECK(Replayed(cut.get()).empty());
+  // ... even if the records had not been marked written: their generation is over.
+  int records = 0;
+  for (uint64_t pos = WriteJournal::kRecordsStart;
+       pos + 64 <= c.size() && le::Get32(&c[pos]) == kRecordMagic;
+       pos += (64 + le::Get32(&c[pos + 32]) + 511) / 512 * 512) {
+    le::Put32(&c[pos + 4], 1);
+    ++records;
+  }
+  CHECK(records == 2);
+  cut->SetContents(c);
+  CHECK(Replayed(cut.get()).empty());
+  CHECK(Replayed(d.journal.LiveCopy().get()).empty());
+  CHECK(Diff(r.ReadSnap(*d.snap, 0, kSize), Old(0, kSize)) == "");
+}
+
+TEST_CASE("deferred: after a killed daemon the journal replays what origin.img lacks") {
+  Deferred d;
+  d.Start();
+  EngineRig& r = d.r;
+  const auto applied = Pattern(4096, 0xe1), held = Pattern(4096, 0xe2);
+  d.Write(2 * kChunk, applied);
+  r.origin->ApplyDeferred();  // in origin.img, its record marked written
+  d.cow_gate.Close();
+  d.Write(0, held);
+  REQUIRE(d.cow_gate.WaitHeld(1));  // the applier waits for the copy: nothing moves now
+
+  Killed k(d);
+  CHECK(Diff(Slice(k.origin->Contents(), 0, kChunk), Old(0, kChunk)) == "");
+  CHECK(Diff(Slice(k.origin->Contents(), 2 * kChunk, 4096), applied) == "");
+  std::vector<uint8_t> want = Old(0, kSize);
+  Put(want, 2 * kChunk, applied);
+  Put(want, 0, held);
+  {
+    NextHolder next(k);
+    CHECK(next.replayed == std::vector<uint64_t>{0});  // the applied write is marked: not again
+    CHECK(Diff(next.Read(), want) == "");
+    CHECK(Diff(next.ReadSnap(*next.snap), Old(0, kSize)) == "");
+    // Durably so.
+    CHECK(Diff(k.origin->DurableCopy()->Contents(), want) == "");
+    std::shared_ptr<Snapshot> reloaded;
+    REQUIRE(Snapshot::Load(1, k.cow->DurableCopy(), kSize, &reloaded).ok());
+    CHECK(Diff(next.ReadSnap(*reloaded), Old(0, kSize)) == "");
+    CHECK(Replayed(k.journal.get()).empty());
+  }
+  d.cow_gate.Open();
+  r.origin->ApplyDeferred();
+  CHECK(Diff(r.ReadOrigin(0, kSize), want) == "");
+  CHECK(Diff(r.ReadSnap(*d.snap, 0, kSize), Old(0, kSize)) == "");
+}
+
+TEST_CASE("deferred: after an I/O error in the applier, a killed daemon keeps a later write") {
+  // The first write's record stays live (state 1) behind a second write to the same bytes,
+  // acknowledged after it: the replay must not put the older bytes back over the newer.
+  Deferred d;
+  d.Start();
+  EngineRig& r = d.r;
+  const auto older = Pattern(4096, 0xb1), newer = Pattern(4096, 0xb2);
+  d.cow_gate.Close();
+  d.Write(0, older);
+  REQUIRE(d.cow_gate.WaitHeld(1));
+  SECTION("writing origin.img failed") { r.origin_file->write_error = EIO; }
+  SECTION("marking the record written failed") { d.journal.write_error = EIO; }
+  d.cow_gate.Open();
+  r.origin->ApplyDeferred();
+  r.origin_file->write_error = 0;
+  d.journal.write_error = 0;
+  d.Write(0, newer);
+  r.origin->ApplyDeferred();
+  REQUIRE(Diff(r.ReadOrigin(0, 4096), newer) == "");
+
+  Killed k(d);
+  NextHolder next(k);
+  INFO("replayed records at " << ::Catch::Detail::stringify(next.replayed));
+  CHECK(Diff(next.Read(0, 4096), newer) == "");
+  CHECK(Diff(next.ReadSnap(*next.snap), Old(0, kSize)) == "");
+}
+
+TEST_CASE("deferred: an origin write error after the acknowledgement is reported by one Sync") {
+  Deferred d;
+  d.Start();
+  EngineRig& r = d.r;
+  d.cow_gate.Close();
+  d.Write(0, Pattern(4096, 0xf1));
+  REQUIRE(d.cow_gate.WaitHeld(1));
+  r.origin_file->write_error = EIO;
+  d.cow_gate.Open();
+  r.origin->ApplyDeferred();  // the applier has tried
+  r.origin_file->write_error = 0;
+
+  Status first = r.origin->Sync();
+  CHECK(first.err() == EIO);
+  Status second = r.origin->Sync();
+  INFO(second.message());
+  CHECK(second.ok());
+  // Writes go on.
+  const auto later = Pattern(4096, 0xf2);
+  d.Write(kChunk, later);
+  CHECK(r.origin->Sync().ok());
+  CHECK(Diff(r.ReadOrigin(kChunk, 4096), later) == "");
+  CHECK(Diff(r.ReadSnap(*d.snap, 0, 2 * kChunk), Old(0, 2 * kChunk)) == "");
+}
+
+TEST_CASE("deferred: a snapshot created while writes are queued contains them") {
+  Deferred d;
+  d.Start();
+  EngineRig& r = d.r;
+  const auto neu = Pattern(4096, 0xa7);
+  std::vector<uint8_t> want = Old(0, kSize);
+  Put(want, 4096, neu);
+  d.cow_gate.Close();
+  d.Write(4096, neu);
+  REQUIRE(d.cow_gate.WaitHeld(1));
+
+  std::shared_ptr<Snapshot> s2;
+  // EngineRig::Add: Snapshot::Create, then Quiesce + AddSnapshot.
+  Background add(d, [&] {
+    s2 = r.Add(2);
+    return Status::OK();
+  });
+  if (add.ReturnsWithin(kStillBlocked)) {
+    // Created while the write is still queued (origin.img still old): it must read it anyway.
+    REQUIRE(add.Get().ok());
+    CHECK(Diff(r.ReadSnap(*s2, 0, kSize), want) == "");
+    d.cow_gate.Open();
+  } else {
+    d.cow_gate.Open();
+    REQUIRE(add.Get().ok());
+  }
+  CHECK(Diff(r.ReadSnap(*s2, 0, kSize), want) == "");
+  CHECK(Diff(r.ReadSnap(*d.snap, 0, kSize), Old(0, kSize)) == "");
+  // And keeps it when the origin changes again.
+  d.Write(0, Pattern(kChunk, 0xa8));
+  CHECK(Diff(r.ReadSnap(*s2, 0, kSize), want) == "");
+  CHECK(Diff(r.ReadSnap(*d.snap, 0, kSize), Old(0, kSize)) == "");
+  CHECK(Diff(r.ReadOrigin(0, kChunk), Pattern(kChunk, 0xa8)) == "");
+}
+
+// ---- power cuts at random moments -------------------------------------------------------------
+
+namespace {
+
+constexpr uint64_t kBlock = kTagBlock;
+constexpr uint64_t kBlocks = 128;  // 512 KiB origin
+constexpr uint64_t kCrashSize = kBlock * kBlocks;
+
+// Per origin block: the value durable at the last Sync and those written since (acknowledged
+// or in flight). After a power cut the block must hold one of them.
+struct BlockModel {
+  uint64_t durable = 0;
+  std::set<uint64_t> since_sync;
+  uint64_t current = 0;
+  void Wrote(uint64_t t) {
+    since_sync.insert(t);
+    current = t;
+  }
+  void Synced() {
+    durable = current;
+    since_sync.clear();
+  }
+  bool Allows(uint64_t t) const { return t == durable || since_sync.count(t) != 0; }
+};
+
+struct Model {
+  std::vector<BlockModel> origin = std::vector<BlockModel>(kBlocks);
+  // A snapshot is the origin at its creation, for ever (no snapshot writes here).
+  std::map<uint32_t, std::vector<uint64_t>> snaps;
+  void SyncAll() {
+    for (auto& b : origin) b.Synced();
+  }
+};
+
+struct Files {
+  FaultFile* origin = nullptr;
+  FaultFile* journal = nullptr;
+  std::map<uint32_t, FaultFile*> cows;
+};
+
+struct Capture {
+  const char* kind = "";
+  std::unique_ptr<FaultFile> origin, journal;
+  std::map<uint32_t, std::unique_ptr<FaultFile>> cows;
+};
+
+// origin.img first: every byte in it was written after the copies it needed were durable,
+// so the journal and COW files, taken later, can only be further on (as at one instant).
+// "strict": every origin write reached the disk, no unsynced COW write did (the worst case
+// for the snapshots). "random": any subset of the unsynced writes of each file.
+template <typename Rng>
+Capture Take(const Files& f, bool strict, Rng& rng) {
+  Capture c;
+  c.kind = strict ? "strict" : "random";
+  c.origin = strict ? f.origin->LiveCopy() : f.origin->CrashCopy(rng);
+  c.journal = strict ? f.journal->LiveCopy() : f.journal->CrashCopy(rng);
+  for (const auto& [n, cow] : f.cows) c.cows[n] = strict ? cow->DurableCopy() : cow->CrashCopy(rng);
+  return c;
+}
+
+// Restarts from a capture as ImageDir::Open would (load the snapshots, replay the journal
+// through Origin::Write) and checks the snapshots and the origin before and after the replay.
+void Check(Capture& c, const Model& m, uint64_t seed, int step) {
+  INFO("seed " << seed << " step " << step << " capture " << c.kind);
+  Origin o(std::make_unique<SharedFile>(c.origin.get()), kCrashSize, 64);
+  std::map<uint32_t, std::shared_ptr<Snapshot>> snaps;
+  for (auto& [n, f] : c.cows) {
+    std::shared_ptr<Snapshot> s;
+    Status st = Snapshot::Load(n, std::make_unique<SharedFile>(f.get()), kCrashSize, &s);
+    INFO("snapshot " << n << ": " << st.message());
+    REQUIRE(st.ok());
+    REQUIRE(s->valid());
+    Origin::Quiesce q(&o);
+    o.AddSnapshot(s);
+    snaps[n] = s;
+  }
+  std::vector<uint8_t> buf(kCrashSize);
+  // One assertion per image: the first block that is wrong, if any.
+  auto check_images = [&](const char* when) {
+    INFO(when);
+    REQUIRE(o.Read(0, kCrashSize, buf.data()).ok());
+    uint64_t b = 0;
+    while (b < kBlocks && m.origin[b].Allows(TagOf(&buf[b * kBlock]))) ++b;
+    if (b < kBlocks) {
+      INFO("origin block " << b << " tag " << std::hex << TagOf(&buf[b * kBlock]));
+      FAIL("the origin holds a value never written there since the last sync");
+    }
+    for (const auto& [n, s] : snaps) {
+      REQUIRE(o.ReadSnapshot(*s, 0, kCrashSize, buf.data()).ok());
+      const std::vector<uint64_t>& want = m.snaps.at(n);
+      b = 0;
+      while (b < kBlocks && TagOf(&buf[b * kBlock]) == want[b]) ++b;
+      if (b < kBlocks) {
+        INFO("snapshot " << n << " block " << b << " tag " << std::hex << TagOf(&buf[b * kBlock])
+                         << " want " << want[b]);
+        FAIL("the snapshot does not read the origin as it was at its creation");
+      }
+    }
+  };
+  check_images("before the replay");
+  auto j = OpenJournal(c.journal.get());
+  uint64_t replayed = 0;
+  Status st = j->Replay(
+      [&](uint64_t off, size_t len, const void* data) { return o.Write(off, len, data); },
+      &replayed);
+  INFO(st.message());
+  REQUIRE(st.ok());
+  check_images("after the replay");
+}
+
+void RunSeed(uint64_t seed, int ops) {
+  std::mt19937_64 rng(seed);
+  // Captures are taken at a random hook call of any file, on whichever thread makes it (the
+  // writer, the applier, the commit pool): hook_mu guards what the hooks use. All of it
+  // outlives the Origin, whose applier may call a hook as it goes.
+  std::mutex hook_mu;
+  Files files;
+  std::mt19937_64 hook_rng(seed * 7919);
+  std::vector<Capture> inside;
+  int countdown = -1;
+  FaultFile journal("journal");
+  EngineRig r(kCrashSize);
+  // Before EngineRig's COW files go: the applier may still be waiting for their commits.
+  struct DrainFirst {
+    EngineRig& r;
+    ~DrainFirst() { r.origin.reset(); }
+  } drain_first{r};
+  Model m;
+  std::vector<uint8_t> buf(8 * kBlock);
+  for (uint64_t b = 0; b < kBlocks; ++b) {
+    Fill(buf.data(), Tag(0, b, 0));
+    REQUIRE(r.origin->Write(b * kBlock, kBlock, buf.data()).ok());
+    m.origin[b].Wrote(Tag(0, b, 0));
+  }
+  REQUIRE(r.origin->Sync().ok());
+  m.SyncAll();
+
+  auto hook = [&](uint64_t, size_t) {
+    std::lock_guard<std::mutex> l(hook_mu);
+    if (countdown > 0 && --countdown == 0)
+      inside.push_back(Take(files, hook_rng() % 2 == 0, hook_rng));
+  };
+  auto set_countdown = [&](int n) {
+    std::lock_guard<std::mutex> l(hook_mu);
+    countdown = n;
+  };
+  auto check_inside = [&](int step) {
+    std::vector<Capture> taken;
+    {
+      std::lock_guard<std::mutex> l(hook_mu);
+      taken.swap(inside);
+    }
+    for (auto& c : taken) Check(c, m, seed, step);
+  };
+  files.origin = r.origin_file;
+  files.journal = &journal;
+  r.origin_file->before_write = hook;
+  r.origin_file->before_sync = hook;
+  journal.before_write = hook;
+  journal.before_sync = hook;
+  {
+    auto j = OpenJournal(&journal);
+    REQUIRE(j->Reset(true).ok());
+    r.origin->EnableDeferral(std::move(j));
+  }
+
+  const uint32_t chunk_sizes[] = {4096, 8192, 16384};
+  uint32_t next_snap = 1;
+  auto add_snapshot = [&](uint32_t chunk_bytes) {
+    // As ImageDir::CreateSnapshot: the origin synced, then the point in time.
+    REQUIRE(r.origin->Sync().ok());
+    check_inside(-1);
+    m.SyncAll();
+    const uint32_t n = next_snap++;
+    SnapshotConfig c;
+    c.chunk_bytes = chunk_bytes;
+    std::lock_guard<std::mutex> l(hook_mu);
+    r.Add(n, c);
+    r.cows[n]->before_write = hook;
+    r.cows[n]->before_sync = hook;
+    files.cows[n] = r.cows[n].get();
+    auto& want = m.snaps[n];
+    for (const auto& b : m.origin) want.push_back(b.current);
+  };
+  add_snapshot(4096);
+  add_snapshot(16384);
+
+  uint64_t gen = 1;
+  for (int step = 0; step < ops; ++step) {
+    set_countdown(static_cast<int>(rng() % 8));  // 0: no capture inside this step
+    const int what = static_cast<int>(rng() % 100);
+    if (what < 4 && files.cows.size() < 4) {
+      add_snapshot(chunk_sizes[rng() % 3]);
+    } else if (what < 70) {
+      const uint64_t first = rng() % kBlocks;
+      const uint64_t count = 1 + rng() % std::min<uint64_t>(8, kBlocks - first);
+      for (uint64_t i = 0; i < count; ++i) {
+        const uint64_t t = Tag(0, first + i, gen);
+        Fill(&buf[i * kBlock], t);
+        m.origin[first + i].Wrote(t);
+      }
+      ++gen;
+      Status s = r.origin->Write(first * kBlock, count * kBlock, buf.data());
+      INFO(s.message());
+      REQUIRE(s.ok());
+    } else if (what < 80) {
+      REQUIRE(r.origin->Sync().ok());
+      check_inside(step);  // taken before the sync took effect
+      m.SyncAll();
+    } else if (what < 90) {
+      // Reads see every acknowledged write, queued or not.
+      const uint64_t first = rng() % kBlocks;
+      const uint64_t count = 1 + rng() % std::min<uint64_t>(8, kBlocks - first);
+      REQUIRE(r.origin->Read(first * kBlock, count * kBlock, buf.data()).ok());
+      for (uint64_t i = 0; i < count; ++i) {
+        INFO("step " << step << " origin block " << first + i);
+        REQUIRE(TagOf(&buf[i * kBlock]) == m.origin[first + i].current);
+      }
+    } else {
+      auto snap = r.origin->Find(1 + static_cast<uint32_t>(rng() % files.cows.size()));
+      REQUIRE(snap != nullptr);
+      std::vector<uint8_t> all(kCrashSize);
+      REQUIRE(r.origin->ReadSnapshot(*snap, 0, kCrashSize, all.data()).ok());
+      for (uint64_t b = 0; b < kBlocks; ++b) {
+        INFO("step " << step << " snapshot " << snap->number() << " block " << b);
+        REQUIRE(TagOf(&all[b * kBlock]) == m.snaps.at(snap->number())[b]);
+      }
+    }
+    set_countdown(-1);
+    check_inside(step);
+    Capture after;
+    {
+      std::lock_guard<std::mutex> l(hook_mu);
+      after = Take(files, step % 2 == 0, hook_rng);
+    }
+    Check(after, m, seed, step);
+  }
+  REQUIRE(r.origin->Sync().ok());
+  check_inside(ops);
+}
+
+}  // namespace
+
+TEST_CASE("deferred: a power cut at any moment never shows a snapshot new origin data") {
+  const uint64_t seed = GENERATE(1, 2, 3, 4, 5, 6);
+  RunSeed(seed, 120);
+}
