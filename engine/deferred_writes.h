@@ -75,6 +75,7 @@ class DeferredWrites {
 
   File* const origin_;
   Throttle* const throttle_;
+  File* const journal_file_;  // journal_'s file, synced by Sync beside the origin
 
   mutable Mutex mu_;
   CondVar work_;     // the applier: something queued, or stopping

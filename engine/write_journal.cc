@@ -161,9 +161,4 @@ Status WriteJournal::ClearRecords() {
   return s;
 }
 
-Status WriteJournal::Settle() {
-  if (used() == 0 && header_synced_) return Status::OK();
-  return Reset(true);
-}
-
 }  // namespace snapcow

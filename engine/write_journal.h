@@ -42,9 +42,17 @@ class WriteJournal {
   // power cut took back to an older generation must not revive records written after it.
   Status Reset(bool durable);
 
-  // After an fsync of the origin: a durable Reset unless the journal is already empty with
-  // its header synced (a lazy Reset's header must not be taken back by a power cut).
-  Status Settle();
+  // Empty, with its header synced: nothing a power cut could revive after an fsync. Else an
+  // fsync of the origin Resets it and syncs the header (SyncFile, MarkHeaderSynced).
+  bool settled() const { return used() == 0 && header_synced_; }
+  // Reset(true) unless settled(): the same in one call, for callers with nothing to overlap.
+  Status Settle() { return settled() ? Status::OK() : Reset(true); }
+  // The file itself, for a sync running beside other work; touches no state of the journal.
+  File& file() { return *file_; }
+  // The header of `generation` was synced (nothing happens if a Reset came since).
+  void MarkHeaderSynced(uint64_t generation) {
+    if (generation == generation_) header_synced_ = true;
+  }
 
   // Bytes of records since the last Reset.
   uint64_t used() const { return end_ - kRecordsStart; }
