@@ -113,6 +113,8 @@ Status DeferredWrites::Sync(const std::function<Status()>& sync_files, bool repo
     ForgetFailedLocked();
   }
   --syncing_;
+  // Records of failed writes still alive: I/O held on their ranges may now kill them itself.
+  if (!failed_.empty()) applied_.SignalAll();
   if (!report) return s;
   Status applied = apply_error_;
   apply_error_ = Status();

@@ -540,15 +540,16 @@ TEST_CASE("deferred: an origin write error after the acknowledgement is reported
   CHECK(Diff(r.ReadSnap(*d.snap, 0, 2 * kChunk), Old(0, 2 * kChunk)) == "");
 }
 
-TEST_CASE("deferred: I/O waiting on a failed write's range goes on once a Sync killed its record") {
-  // The write fails in origin.img while a Sync drains: its range stays held until the Sync's
-  // durable Reset kills its record. Then a reader and a writer of the range, asleep since the
-  // failure, must go on without any other write coming to wake them.
+TEST_CASE("deferred: I/O waiting on a failed write's range goes on after the next Sync") {
+  // The write fails in origin.img while a Sync drains: its range stays held until a durable
+  // Reset kills its record. A reader and a writer of the range, asleep since the failure,
+  // must go on once that Sync ends, without any other write coming to wake them: at once if
+  // the Sync killed the record, else once one of them has killed it.
   std::atomic<bool> fail_next{false};
   Deferred d;
   EngineRig& r = d.r;
   // Only the applier's write fails; the Sync is held in its origin sync (after the drain,
-  // before the journal Reset).
+  // before the record is known dead).
   r.origin_file->before_write = [&](uint64_t, size_t) {
     r.origin_file->write_error = fail_next.exchange(false) ? EIO : 0;
   };
@@ -571,14 +572,21 @@ TEST_CASE("deferred: I/O waiting on a failed write's range goes on once a Sync k
   // The record is not dead yet: they wait (and go back to sleep after the failure's wake-up).
   CHECK_FALSE(reader.ReturnsWithin(kStillBlocked));
   CHECK_FALSE(writer.ReturnsWithin(0ms));
+  SECTION("the Sync succeeds") {}
+  SECTION("the Sync fails") { r.origin_file->sync_error = EIO; }
   d.origin_gate.Open();
-  CHECK(sync.Get().err() == EIO);  // the failed write, reported by this fsync
+  CHECK(sync.Get().err() == EIO);  // the failed write (and the failed sync), reported
+  r.origin_file->sync_error = 0;
 
   const bool reader_back = reader.ReturnsWithin(kLimit);
-  const bool writer_back = writer.ReturnsWithin(kLimit);
+  const bool writer_back = writer.ReturnsWithin(reader_back ? kLimit : 0ms);
   CHECK(reader_back);
   CHECK(writer_back);
-  if (!reader_back || !writer_back) d.Write(2 * kChunk, Pattern(4096, 0x63));  // wakes them
+  if (!reader_back || !writer_back) {
+    // Wake them, so that the test ends: a good Sync kills the record, an applied write wakes.
+    CHECK(r.origin->Sync().ok());
+    d.Write(2 * kChunk, Pattern(4096, 0x63));
+  }
   CHECK(reader.Get().ok());
   CHECK(writer.Get().ok());
   CHECK(Diff(r.ReadOrigin(0, 4096), later) == "");
