@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <set>
 
 namespace snapcow::test {
 
@@ -24,5 +25,22 @@ inline uint64_t TagOf(const uint8_t* p) {
     if (std::memcmp(p + i, &t, 8) != 0) return ~0ull;
   return t;
 }
+
+// Per block of a model: the value durable at the last sync and those written since
+// (acknowledged or in flight). After a power cut the block must hold one of them.
+struct BlockModel {
+  uint64_t durable = 0;
+  std::set<uint64_t> since_sync;
+  uint64_t current = 0;
+  void Wrote(uint64_t t) {
+    since_sync.insert(t);
+    current = t;
+  }
+  void Synced() {
+    durable = current;
+    since_sync.clear();
+  }
+  bool Allows(uint64_t t) const { return t == durable || since_sync.count(t) != 0; }
+};
 
 }  // namespace snapcow::test

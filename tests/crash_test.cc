@@ -19,25 +19,7 @@ constexpr uint64_t kBlock = kTagBlock;
 constexpr uint64_t kBlocks = 192;  // 768 KiB origin
 constexpr uint64_t kSize = kBlock * kBlocks;
 
-
-// Per block: the value that is durable, and the values acknowledged (or in flight) since the
-// last sync. After a power cut the block must hold one of them. Writes are whole blocks here,
-// so a torn block (two tags) is a failure too.
-struct BlockModel {
-  uint64_t durable = 0;
-  std::set<uint64_t> since_sync;
-  uint64_t current = 0;
-  void Wrote(uint64_t t) {
-    since_sync.insert(t);
-    current = t;
-  }
-  void Synced() {
-    durable = current;
-    since_sync.clear();
-  }
-  bool Allows(uint64_t t) const { return t == durable || since_sync.count(t) != 0; }
-};
-
+// Writes are whole blocks here, so a torn block (two tags) is a failure too (BlockModel).
 struct Model {
   std::vector<BlockModel> origin = std::vector<BlockModel>(kBlocks);
   std::map<uint32_t, std::vector<BlockModel>> snaps;

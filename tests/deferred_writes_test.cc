@@ -17,6 +17,7 @@
 #include "engine/le.h"
 #include "engine/write_journal.h"
 #include "tests/block_tags.h"
+#include "tests/byte_diff.h"
 #include "tests/engine_rig.h"
 
 using namespace snapcow;
@@ -96,15 +97,6 @@ std::vector<uint8_t> Slice(const std::vector<uint8_t>& v, uint64_t off, size_t l
 }
 void Put(std::vector<uint8_t>& image, uint64_t off, const std::vector<uint8_t>& b) {
   std::copy(b.begin(), b.end(), image.begin() + static_cast<long>(off));
-}
-// "" when equal, else the first difference (Catch would print every byte of both).
-std::string Diff(const std::vector<uint8_t>& got, const std::vector<uint8_t>& want) {
-  if (got.size() != want.size())
-    return "size " + std::to_string(got.size()) + ", want " + std::to_string(want.size());
-  auto [g, w] = std::mismatch(got.begin(), got.end(), want.begin());
-  if (g == got.end()) return "";
-  return "byte " + std::to_string(g - got.begin()) + " is " + std::to_string(*g) + ", want " +
-         std::to_string(*w);
 }
 
 std::unique_ptr<WriteJournal> OpenJournal(FaultFile* f) {
@@ -638,22 +630,6 @@ constexpr uint64_t kBlock = kTagBlock;
 constexpr uint64_t kBlocks = 128;  // 512 KiB origin
 constexpr uint64_t kCrashSize = kBlock * kBlocks;
 
-// Per origin block: the value durable at the last Sync and those written since (acknowledged
-// or in flight). After a power cut the block must hold one of them.
-struct BlockModel {
-  uint64_t durable = 0;
-  std::set<uint64_t> since_sync;
-  uint64_t current = 0;
-  void Wrote(uint64_t t) {
-    since_sync.insert(t);
-    current = t;
-  }
-  void Synced() {
-    durable = current;
-    since_sync.clear();
-  }
-  bool Allows(uint64_t t) const { return t == durable || since_sync.count(t) != 0; }
-};
 
 struct Model {
   std::vector<BlockModel> origin = std::vector<BlockModel>(kBlocks);

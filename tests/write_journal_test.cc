@@ -13,6 +13,7 @@
 #include "engine/crc32c.h"
 #include "engine/le.h"
 #include "engine/write_journal.h"
+#include "tests/byte_diff.h"
 #include "tests/fault_file.h"
 
 using namespace snapcow;
@@ -31,15 +32,6 @@ struct Record {
 std::ostream& operator<<(std::ostream& os, const Record& r) {
   return os << "{off " << r.off << ", " << r.data.size() << " bytes of "
             << (r.data.empty() ? 0 : int{r.data[0]}) << "}";
-}
-// "" when equal, else the first difference (Catch would print every byte of both).
-std::string Diff(const std::vector<uint8_t>& got, const std::vector<uint8_t>& want) {
-  if (got.size() != want.size())
-    return "size " + std::to_string(got.size()) + ", want " + std::to_string(want.size());
-  auto [g, w] = std::mismatch(got.begin(), got.end(), want.begin());
-  if (g == got.end()) return "";
-  return "byte " + std::to_string(g - got.begin()) + " is " + std::to_string(*g) + ", want " +
-         std::to_string(*w);
 }
 
 std::vector<uint8_t> Bytes(size_t len, uint8_t v) { return std::vector<uint8_t>(len, v); }
