@@ -137,8 +137,6 @@ void DeferredWrites::ForgetFailedLocked() {
   for (const auto& [off, len] : failed_) EraseLocked(off, len);
   failed_.clear();
   broken_ = false;
-  if (by_offset_.empty()) longest_ = 0;
-  queued_count_.store(by_offset_.size(), std::memory_order_release);
 }
 
 void DeferredWrites::EraseLocked(uint64_t off, uint64_t len) {
@@ -146,8 +144,10 @@ void DeferredWrites::EraseLocked(uint64_t off, uint64_t len) {
   for (auto it = first; it != last; ++it)
     if (it->second == len) {
       by_offset_.erase(it);
-      return;
+      break;
     }
+  if (by_offset_.empty()) longest_ = 0;
+  queued_count_.store(by_offset_.size(), std::memory_order_release);
 }
 
 void DeferredWrites::Loop() {
@@ -194,8 +194,6 @@ void DeferredWrites::Loop() {
         if (!r.ok()) Log(LogLevel::kWarning, "origin write journal: " + r.message());
       }
     }
-    if (by_offset_.empty()) longest_ = 0;
-    queued_count_.store(by_offset_.size(), std::memory_order_release);
     applied_.SignalAll();
   }
 }

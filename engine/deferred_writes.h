@@ -65,6 +65,7 @@ class DeferredWrites {
  private:
   void Loop() EXCLUDES(mu_);
   bool OverlapsLocked(uint64_t off, uint64_t len) const REQUIRES(mu_);
+  // Drops one queued (or failed) range and publishes the new count.
   void EraseLocked(uint64_t off, uint64_t len) REQUIRES(mu_);
   // Kills the failed writes' records with a durable Reset and frees their ranges; when the
   // Reset fails, frees them only with `give_up` (a writer must not wait for ever; a replay
