@@ -66,13 +66,14 @@ Status Origin::Read(uint64_t off, size_t len, void* buf) {
   return file_->ReadAt(off, len, buf);
 }
 
-Status Origin::Write(uint64_t off, size_t len, const void* buf) {
+Status Origin::Write(uint64_t off, size_t len, const void* buf, WriteHint hint) {
   if (off > size_ || len > size_ - off) return Status::Error(ENOSPC, "write past end of origin");
   ReaderLock gate(&write_gate_);
   // After the writes it overlaps that are still queued: they were acknowledged first.
   if (deferred_) deferred_->WaitOverlapping(off, len);
   bool deferred = false;
-  Status s = Preserve(off, len, buf, &deferred);
+  // Without the data, Preserve cannot defer the write.
+  Status s = Preserve(off, len, hint == WriteHint::kNone ? buf : nullptr, &deferred);
   if (!s.ok() || deferred) return s;
   return file_->WriteAt(off, len, buf);
 }

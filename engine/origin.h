@@ -39,8 +39,13 @@ class Origin {
   void ApplyDeferred();
 
   Status Read(uint64_t off, size_t len, void* buf);
+  // What the writer expects next. kSyncFollows (an O_DSYNC write, or a writer that fsyncs
+  // after every write) keeps the write out of the journal: the fsync right after it would
+  // drain the journal at once and pay one more flush for it (FORMAT.md §7).
+  enum class WriteHint { kNone, kSyncFollows };
   // Preserves the old data in every valid snapshot, then writes.
-  Status Write(uint64_t off, size_t len, const void* buf) EXCLUDES(write_gate_);
+  Status Write(uint64_t off, size_t len, const void* buf, WriteHint hint = WriteHint::kNone)
+      EXCLUDES(write_gate_);
   // Preserves, then deallocates (reads back zeros).
   Status Discard(uint64_t off, uint64_t len) EXCLUDES(write_gate_);
   // Makes the origin and every snapshot store durable.

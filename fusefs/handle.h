@@ -8,6 +8,7 @@
 #include "engine/snapshot.h"
 #include "fusefs/namespace.h"
 #include "fusefs/passthrough.h"
+#include "fusefs/sync_habit.h"
 
 namespace snapcow::fusefs {
 
@@ -15,6 +16,7 @@ struct Handle {
   Target target;                   // kOrigin or kSnapshot
   std::shared_ptr<Snapshot> snap;  // kSnapshot: kept alive (and counted open) until release
   Passthrough::Mode origin_mode = Passthrough::Mode::kNone;  // kOrigin: counted until release
+  SyncHabit sync_habit;  // kOrigin writes: whether they may go through the journal
 };
 
 inline Handle& HandleOf(fuse_file_info* fi) { return *reinterpret_cast<Handle*>(fi->fh); }

@@ -90,6 +90,7 @@ void OpFsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) n
   (void)datasync;
   Fs& fs = FsOf(req);
   Handle& h = HandleOf(fi);
+  if (!h.snap) h.sync_habit.OnSync();
   const Status st = h.snap ? fs.origin->SyncSnapshot(*h.snap) : fs.origin->Sync();
   if (!st.ok()) return ReplyError(req, st);
   fuse_reply_err(req, 0);

@@ -22,7 +22,7 @@ void OpWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t
   if (pos >= image) return (void)fuse_reply_err(req, ENOSPC);
   const size_t len = static_cast<size_t>(std::min<uint64_t>(size, image - pos));
   const Status st = h.snap ? fs.origin->WriteSnapshot(*h.snap, pos, len, buf)
-                           : fs.origin->Write(pos, len, buf);
+                           : fs.origin->Write(pos, len, buf, h.sync_habit.OnWrite(fi->flags));
   if (!st.ok()) return ReplyError(req, st);
   fuse_reply_write(req, len);
 }

@@ -301,6 +301,37 @@ TEST_CASE("deferred: a first write returns before its copy commits, and reads wa
   CHECK_FALSE(d.cow_gate.timed_out());
 }
 
+TEST_CASE("deferred: a write whose fsync follows waits for its copy and skips the journal") {
+  Deferred d;
+  d.Start();
+  EngineRig& r = d.r;
+  const auto neu = Pattern(4096, 0xc2);
+  std::vector<uint8_t> want = Old(0, kChunk);
+  Put(want, 4096, neu);
+  auto records = [&] {
+    const std::vector<uint8_t> c = d.journal.Contents();
+    return c.size() >= WriteJournal::kRecordsStart + 64 &&
+           le::Get32(&c[WriteJournal::kRecordsStart]) == kRecordMagic;
+  };
+
+  d.cow_gate.Close();
+  Background writer(d, [&] {
+    return r.origin->Write(4096, neu.size(), neu.data(), Origin::WriteHint::kSyncFollows);
+  });
+  CHECK_FALSE(writer.ReturnsWithin(kStillBlocked));  // held with its commit
+  CHECK(Diff(Slice(r.origin_file->Contents(), 0, kChunk), Old(0, kChunk)) == "");
+  d.cow_gate.Open();
+  REQUIRE(writer.Get().ok());
+  // Returned with origin.img written by the writer itself, and nothing journalled.
+  CHECK(Diff(Slice(r.origin_file->Contents(), 0, kChunk), want) == "");
+  CHECK_FALSE(records());
+  CHECK(Diff(r.ReadSnap(*d.snap, 0, kChunk), Old(0, kChunk)) == "");
+  // The same first write without the hint is journalled.
+  d.Write(kChunk + 4096, neu);
+  CHECK(records());
+  CHECK_FALSE(d.cow_gate.timed_out());
+}
+
 TEST_CASE("deferred: overlapping origin I/O keeps its order") {
   Deferred d;
   EngineRig& r = d.r;

@@ -10,7 +10,9 @@
 #      and the snapshot is still the original origin;
 #   4. --no-write-journal: no journal file, journal-appended never fires, origin.img is written
 #      before the acknowledgement (and the same setup with the journal does die there);
-#   5. fsync and a clean unmount leave no record of the journal's current generation.
+#   5. fsync and a clean unmount leave no record of the journal's current generation;
+#   6. writes the kernel fsyncs at once (O_DSYNC) and writers that fsync after every write
+#      stay out of the journal (it would only add a flush), while a plain write goes in.
 # The journal is read with the parser below, written from FORMAT.md §7 alone.
 . "$(dirname "$0")/lib.sh"
 
@@ -364,4 +366,42 @@ grep -q 'replayed 1 acknowledged origin write' "$T/4-replay.log" ||
 expect_block "$MNT/origin.img" $((BD + 8)) "$(pat_sha 5)" "the journalled write is not in the origin after the replay"
 [ "$(sha_of "$MNT/$S4.img")" = "$ORIG_SHA" ] || fail "$S4 is not the original origin after the replay"
 stop_daemon "$MNT"
+
+# ---- 6. writers that sync after every write bypass the journal -----------------------------
+IMG=$T/img6
+MNT=$T/mnt6
+new_image "$IMG"
+S6=$(snap_create "$IMG") || exit 1
+BE=6000 # chunks 1500.. are untouched: every write below is a first write
+# Armed at the second append: the fsync-per-write writer's first write (its habit is not yet
+# known) is the first; any other append before the last step kills the daemon too early.
+log "6. O_DSYNC writes and fsync after every write, armed at journal-appended:2"
+mount_at "$IMG" "$MNT" "$T/6.log" journal-appended:2
+for i in 0 1 2 3 4; do
+  timeout "$TO_SHORT" dd if="$PAT" of="$MNT/origin.img" bs=$BS skip=$((30 + i)) seek=$((BE + i * 4)) \
+    count=1 oflag=direct,dsync conv=notrunc status=none 2>>"$T/dd.err" ||
+    fail "O_DSYNC write $i failed: $(tail -n 2 "$T/dd.err")"
+done
+alive "$DAEMON_PID" || fail "O_DSYNC writes went through the journal (journal-appended:2 fired)"
+timeout "$TO_SHORT" "$PYTHON" -c '
+import os, sys
+pat = open(sys.argv[2], "rb").read()
+f = os.open(sys.argv[1], os.O_RDWR)
+for i in range(20):
+    blk = int(sys.argv[3]) + i * 4
+    os.pwrite(f, pat[(40 + i) * 4096:(41 + i) * 4096], blk * 4096)
+    os.fdatasync(f)
+' "$MNT/origin.img" "$PAT" $((BE + 100)) || fail "the fsync-after-every-write writer failed"
+alive "$DAEMON_PID" || fail "a writer that fsyncs after every write kept using the journal (journal-appended:2 fired)"
+for i in 0 1 2 3 4; do
+  expect_block "$IMG/origin.img" $((BE + i * 4)) "$(pat_sha $((30 + i)))" "IMAGEDIR/origin.img lacks O_DSYNC write $i"
+done
+for i in $(seq 0 19); do
+  expect_block "$IMG/origin.img" $((BE + 100 + i * 4)) "$(pat_sha $((40 + i)))" "IMAGEDIR/origin.img lacks synced write $i"
+done
+[ "$(sha_of "$MNT/$S6.img")" = "$ORIG_SHA" ] || fail "$S6 changed under writes that bypassed the journal"
+# The control: a plain write is journalled, so the same armed daemon does die.
+write_pat "$MNT/origin.img" $((BE + 200)) 6
+expect_killed "journal-appended:2 on a plain first write"
+clean_dead_mount "$MNT"
 exit 0
