@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "engine/copy_job.h"
 #include "engine/deferred_writes.h"
 #include "engine/snapshot.h"
 #include "engine/write_journal.h"
@@ -18,7 +19,9 @@ Origin::Origin(std::unique_ptr<File> file, uint64_t size, uint32_t cow_threshold
 Origin::~Origin() = default;
 
 void Origin::EnableDeferral(std::unique_ptr<WriteJournal> journal) {
-  deferred_ = std::make_unique<DeferredWrites>(file_.get(), &throttle_, std::move(journal));
+  deferred_ = std::make_unique<DeferredWrites>(
+      file_.get(), &throttle_, std::move(journal),
+      [this](std::vector<CopyJob>& jobs) { (void)RunCopies(jobs, CopyFor::kDeferred); });
 }
 
 void Origin::ApplyDeferred() {
