@@ -97,7 +97,7 @@ class Origin {
   // (nothing else changes), or the deferred writes' applier, after the write was
   // acknowledged, where such an error invalidates the snapshot instead, as in dm-snapshot.
   enum class CopyFor { kWriter, kDeferred };
-  // For the writer, the last store's committer runs on this thread (it waits anyway).
+  // The last store's committer runs on this thread (it waits for the commit anyway).
   Status RunCopies(std::vector<CopyJob>& jobs, CopyFor who);
   Status SyncFiles();
 

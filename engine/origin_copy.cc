@@ -145,8 +145,7 @@ Status Origin::RunCopies(std::vector<CopyJob>& jobs, CopyFor who) {
     if (QueueCopies(group)) to_run.push_back(std::move(snap));
   }
   for (size_t i = 0; i < to_run.size(); ++i) {
-    // The applier must not: it applies the writes of earlier commits while this one runs.
-    if (who == CopyFor::kWriter && i + 1 == to_run.size())
+    if (i + 1 == to_run.size())
       to_run[i]->store().RunCommits();
     else
       commit_pool_.Run([snap = to_run[i]] { snap->store().RunCommits(); });
