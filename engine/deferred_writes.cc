@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <iterator>
 
 #include "engine/crash_point.h"
 #include "engine/log.h"
@@ -12,11 +11,10 @@
 namespace snapcow {
 
 DeferredWrites::DeferredWrites(File* origin, Throttle* throttle,
-                               std::unique_ptr<WriteJournal> journal, RunCopiesFn run_copies)
+                               std::unique_ptr<WriteJournal> journal)
     : origin_(origin),
       throttle_(throttle),
       journal_file_(&journal->file()),
-      run_copies_(std::move(run_copies)),
       journal_(std::move(journal)) {
   applier_ = std::thread([this] { Loop(); });
 }
@@ -50,7 +48,6 @@ bool DeferredWrites::Defer(DeferredWrite& w) {
   by_offset_.emplace(q->off, q->data.size());
   longest_ = std::max<uint64_t>(longest_, q->data.size());
   queued_bytes_ += q->data.size();
-  if (!q->jobs.empty()) to_copy_.push_back(q);
   queue_.push_back(std::move(q));
   queued_count_.store(by_offset_.size(), std::memory_order_release);
   work_.Signal();
@@ -156,20 +153,12 @@ void DeferredWrites::EraseLocked(uint64_t off, uint64_t len) {
 void DeferredWrites::Loop() {
   for (;;) {
     std::shared_ptr<DeferredWrite> w;
-    std::vector<CopyJob> jobs;
     {
       MutexLock l(&mu_);
       while (queue_.empty() && !stopping_) work_.Wait(&mu_);
       if (queue_.empty()) return;
       w = queue_.front();
-      // Every copy handed over so far, in one batch. Only the applier touches a queued
-      // write's jobs.
-      for (const auto& q : to_copy_)
-        std::move(q->jobs.begin(), q->jobs.end(), std::back_inserter(jobs));
-      for (const auto& q : to_copy_) q->jobs.clear();
-      to_copy_.clear();
     }
-    if (!jobs.empty()) run_copies_(jobs);
     // A copy that failed on its store invalidated that snapshot: the write goes on (DESIGN §4).
     for (const auto& pe : w->copies) (void)pe->Wait();
     for (const auto& [snap, c] : w->chunks) snap->table().WaitForTrackedReads(c);

@@ -1,9 +1,8 @@
-// DeferredWrites: origin writes acknowledged before the copies that protect them are made
-// or committed (FORMAT.md §7). Each is in the journal before it is acknowledged; one applier
-// thread makes the copies the writers handed over (all those queued, in one batch: one read
-// per chunk, one group commit per store), then writes the writes to origin.img in order, each
-// once its copies are durable and no tracked snapshot read of its chunks is still reading
-// the origin (DESIGN §4: the origin chunk is never overwritten early). Origin I/O that overlaps a queued write waits until it is applied,
+// DeferredWrites: origin writes acknowledged before the copies that protect them are
+// committed (FORMAT.md §7). Each is in the journal before it is acknowledged; one applier
+// thread writes them to origin.img in order, each once its copies are durable and no tracked
+// snapshot read of its chunks is still reading the origin (DESIGN §4: the origin chunk is
+// never overwritten early). Origin I/O that overlaps a queued write waits until it is applied,
 // so readers see their writes and overlapping writes keep their order.
 #pragma once
 
@@ -16,7 +15,6 @@
 #include <thread>
 #include <vector>
 
-#include "engine/copy_job.h"
 #include "engine/file.h"
 #include "engine/mutex.h"
 #include "engine/pending_exception.h"
@@ -33,8 +31,6 @@ struct DeferredWrite {
   // What must be done before origin.img may change: these copies committed (or failed on
   // their store, which invalidated the snapshot) ...
   std::vector<std::shared_ptr<PendingException>> copies;
-  // ... of which these were not started: the applier runs them (run_copies).
-  std::vector<CopyJob> jobs;
   // ... and no tracked read of these chunks in flight.
   std::vector<std::pair<std::shared_ptr<Snapshot>, chunk_t>> chunks;
   uint32_t throttled = 0;  // copies to report finished to the throttle once applied
@@ -46,12 +42,8 @@ class DeferredWrites {
   // Queued data beyond this makes Defer refuse (the writer then waits for its copies).
   static constexpr size_t kMaxQueuedBytes = 64u << 20;
 
-  // Copies origin chunks into their stores and commits them (Origin::RunCopies); a failure
-  // invalidates the snapshot.
-  using RunCopiesFn = std::function<void(std::vector<CopyJob>& jobs)>;
   // `journal` has been replayed and reset.
-  DeferredWrites(File* origin, Throttle* throttle, std::unique_ptr<WriteJournal> journal,
-                 RunCopiesFn run_copies);
+  DeferredWrites(File* origin, Throttle* throttle, std::unique_ptr<WriteJournal> journal);
   ~DeferredWrites();  // applies everything queued, then stops
   DeferredWrites(const DeferredWrites&) = delete;
   DeferredWrites& operator=(const DeferredWrites&) = delete;
@@ -85,15 +77,12 @@ class DeferredWrites {
   File* const origin_;
   Throttle* const throttle_;
   File* const journal_file_;  // journal_'s file, synced by Sync beside the origin
-  const RunCopiesFn run_copies_;
 
   mutable Mutex mu_;
   CondVar work_;     // the applier: something queued, or stopping
   CondVar applied_;  // waiters: a write left the queue
   std::unique_ptr<WriteJournal> journal_ PT_GUARDED_BY(mu_);
   std::deque<std::shared_ptr<DeferredWrite>> queue_ GUARDED_BY(mu_);
-  // Queued writes whose jobs the applier has not taken yet (a subset of queue_).
-  std::vector<std::shared_ptr<DeferredWrite>> to_copy_ GUARDED_BY(mu_);
   // Queued writes by start offset (several may start at one offset), for overlap tests;
   // also the failed ones (failed_) until their records are dead.
   std::multimap<uint64_t, uint64_t> by_offset_ GUARDED_BY(mu_);

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "engine/copy_job.h"
 #include "engine/deferred_writes.h"
 #include "engine/snapshot.h"
 #include "engine/write_journal.h"
@@ -19,9 +18,7 @@ Origin::Origin(std::unique_ptr<File> file, uint64_t size, uint32_t cow_threshold
 Origin::~Origin() = default;
 
 void Origin::EnableDeferral(std::unique_ptr<WriteJournal> journal) {
-  deferred_ = std::make_unique<DeferredWrites>(
-      file_.get(), &throttle_, std::move(journal),
-      [this](std::vector<CopyJob>& jobs) { (void)RunCopies(jobs, CopyFor::kDeferred); });
+  deferred_ = std::make_unique<DeferredWrites>(file_.get(), &throttle_, std::move(journal));
 }
 
 void Origin::ApplyDeferred() {

@@ -93,12 +93,8 @@ class Origin {
   Status Preserve(uint64_t off, uint64_t len, const void* data, bool* deferred)
       REQUIRES_SHARED(write_gate_);
   bool NeedsCopy(const SnapshotList& list, uint64_t off, uint64_t len);
-  // Who waits for the copies: the writer, to whom an error reading the origin is returned
-  // (nothing else changes), or the deferred writes' applier, after the write was
-  // acknowledged, where such an error invalidates the snapshot instead, as in dm-snapshot.
-  enum class CopyFor { kWriter, kDeferred };
-  // The last store's committer runs on this thread (it waits for the commit anyway).
-  Status RunCopies(std::vector<CopyJob>& jobs, CopyFor who);
+  // `inline_commit`: run the last store's committer on this thread (it waits anyway).
+  Status RunCopies(std::vector<CopyJob>& jobs, bool inline_commit);
   Status SyncFiles();
 
   // Constant after construction.

@@ -1,6 +1,5 @@
 // PendingException: a chunk whose copy into the COW is under way. The thread that created it
-// does the copy and the commit, or hands them to the deferred writes' applier; every other
-// I/O to that chunk joins it and waits.
+// does the copy and the commit; every other I/O to that chunk joins it and waits.
 #pragma once
 
 #include "engine/mutex.h"
@@ -22,18 +21,16 @@ class PendingException {
     result_ = s;
     cv_.SignalAll();
   }
-  // From here a failed copy invalidates the snapshot: the owner has read the origin chunk
-  // and written it into the COW (only the store can fail now), or the copy runs in the
-  // deferred writes' background, where an origin read error invalidates too. A joining
-  // origin write may then be deferred (deferred_writes.h) instead of waiting: whatever
-  // happens, the snapshot never shows the new data as old.
-  void MarkFailureInvalidates() EXCLUDES(mu_) {
+  // The owner read the origin chunk and wrote it into the COW: from here the copy can only
+  // fail on its store (which invalidates the snapshot), so a joining origin write may be
+  // deferred (deferred_writes.h) instead of waiting.
+  void MarkCopied() EXCLUDES(mu_) {
     MutexLock l(&mu_);
-    failure_invalidates_ = true;
+    copied_ = true;
   }
-  bool failure_invalidates() const EXCLUDES(mu_) {
+  bool copied() const EXCLUDES(mu_) {
     MutexLock l(&mu_);
-    return failure_invalidates_ || (done_ && result_.ok());
+    return copied_ || (done_ && result_.ok());
   }
   Status Wait() EXCLUDES(mu_) {
     MutexLock l(&mu_);
@@ -46,7 +43,7 @@ class PendingException {
   mutable Mutex mu_;
   CondVar cv_;
   bool done_ GUARDED_BY(mu_) = false;
-  bool failure_invalidates_ GUARDED_BY(mu_) = false;
+  bool copied_ GUARDED_BY(mu_) = false;
   Status result_ GUARDED_BY(mu_);
 };
 

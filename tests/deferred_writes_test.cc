@@ -301,47 +301,6 @@ TEST_CASE("deferred: a first write returns before its copy commits, and reads wa
   CHECK_FALSE(d.cow_gate.timed_out());
 }
 
-TEST_CASE("deferred: the applier makes the copies; writes to the chunk do not wait for them") {
-  Deferred d;
-  std::atomic<bool> hold_reads{false};
-  d.r.origin_file->before_read = [&](uint64_t, size_t) {
-    if (hold_reads) d.origin_gate.Pass();
-  };
-  d.Start();
-  EngineRig& r = d.r;
-  const auto a = Pattern(4096, 0xd1), b = Pattern(4096, 0xd2);
-  std::vector<uint8_t> want = Old(0, kChunk);
-  Put(want, 4096, a);
-  Put(want, 8192, b);
-
-  SECTION("while the copy's read of the origin is held") {
-    d.origin_gate.Close();
-    hold_reads = true;
-    // Neither the owner of the copy nor a writer joining it reads the origin chunk.
-    d.Write(4096, a);
-    d.Write(8192, b);
-    REQUIRE(d.origin_gate.WaitHeld(1));  // the applier's read
-    CHECK(Diff(Slice(r.origin_file->Contents(), 0, kChunk), Old(0, kChunk)) == "");
-    hold_reads = false;
-    d.origin_gate.Open();
-    r.origin->ApplyDeferred();
-    CHECK(Diff(Slice(r.origin_file->Contents(), 0, kChunk), want) == "");
-    CHECK(d.snap->valid());
-    CHECK(Diff(r.ReadSnap(*d.snap, 0, kChunk), Old(0, kChunk)) == "");
-    CHECK_FALSE(d.origin_gate.timed_out());
-  }
-  SECTION("when that read fails: the snapshot is invalidated, the writes go on") {
-    r.origin_file->read_error = EIO;
-    d.Write(4096, a);  // acknowledged before the read
-    d.Write(8192, b);
-    r.origin->ApplyDeferred();
-    r.origin_file->read_error = 0;
-    CHECK_FALSE(d.snap->valid());
-    CHECK(Diff(Slice(r.origin_file->Contents(), 0, kChunk), want) == "");
-    CHECK(r.origin->Sync().ok());
-  }
-}
-
 TEST_CASE("deferred: a write whose fsync follows waits for its copy and skips the journal") {
   Deferred d;
   d.Start();
