@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "engine/journal_replay.h"
 #include "engine/log.h"
 #include "engine/snapshot.h"
 #include "engine/write_journal.h"
@@ -165,14 +166,7 @@ Status ImageDir::OpenJournal(const Options& opts) {
   std::unique_ptr<WriteJournal> j;
   s = WriteJournal::Open(std::move(f), WriteJournal::kDefaultCapacity, &j);
   uint64_t replayed = 0;
-  const uint64_t size = origin_->size();
-  if (s.ok())
-    s = j->Replay(
-        [&](uint64_t off, size_t len, const void* data) {
-          if (off >= size) return Status::OK();  // the origin shrank since
-          return origin_->Write(off, std::min<uint64_t>(len, size - off), data);
-        },
-        &replayed);
+  if (s.ok()) s = ReplayJournal(*j, *origin_, &replayed);
   if (s.ok() && replayed > 0) {
     s = origin_->Sync();
     Log(LogLevel::kInfo, fmt::format("{}: replayed {} acknowledged origin write(s)", display,

@@ -88,6 +88,14 @@ Status Origin::Discard(uint64_t off, uint64_t len) {
   return file_->PunchHole(off, len);
 }
 
+Status Origin::CopyBeforeWrite(uint64_t off, uint64_t len) {
+  if (off > size_ || len > size_ - off) return Status::Error(EINVAL, "copy past end of origin");
+  ReaderLock gate(&write_gate_);
+  if (deferred_) deferred_->WaitOverlapping(off, len);
+  bool deferred = false;
+  return Preserve(off, len, nullptr, &deferred);
+}
+
 Status Origin::Sync() {
   return deferred_ ? deferred_->Sync([this] { return SyncFiles(); }, true) : SyncFiles();
 }

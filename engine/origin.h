@@ -48,6 +48,10 @@ class Origin {
       EXCLUDES(write_gate_);
   // Preserves, then deallocates (reads back zeros).
   Status Discard(uint64_t off, uint64_t len) EXCLUDES(write_gate_);
+  // Gives every snapshot its durable copy of [off, off+len), as a write there would, and
+  // writes nothing: a journal replay runs it for all records from many threads, so that one
+  // group commit covers many copies, before it writes them in order.
+  Status CopyBeforeWrite(uint64_t off, uint64_t len) EXCLUDES(write_gate_);
   // Makes the origin and every snapshot store durable.
   Status Sync();
   // Makes what was written to the origin durable (snapshot create). Needs a Quiesce held.

@@ -83,13 +83,6 @@ class Gate {
   bool timed_out_ = false;
 };
 
-// The origin before any test write: every 4 KiB block its own byte.
-uint8_t OldByte(uint64_t x) { return static_cast<uint8_t>(0x40 + (x / 4096) % 64); }
-std::vector<uint8_t> Old(uint64_t off, size_t len) {
-  std::vector<uint8_t> b(len);
-  for (size_t i = 0; i < len; ++i) b[i] = OldByte(off + i);
-  return b;
-}
 std::vector<uint8_t> Slice(const std::vector<uint8_t>& v, uint64_t off, size_t len) {
   std::vector<uint8_t> out(len, 0);
   for (size_t i = 0; i < len && off + i < v.size(); ++i) out[i] = v[off + i];

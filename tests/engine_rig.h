@@ -69,5 +69,12 @@ struct EngineRig {
 };
 
 inline std::vector<uint8_t> Pattern(size_t len, uint8_t v) { return std::vector<uint8_t>(len, v); }
+// An origin before any test write (journal tests): every 4 KiB block its own byte.
+inline uint8_t OldByte(uint64_t x) { return static_cast<uint8_t>(0x40 + (x / 4096) % 64); }
+inline std::vector<uint8_t> Old(uint64_t off, size_t len) {
+  std::vector<uint8_t> b(len);
+  for (size_t i = 0; i < len; ++i) b[i] = OldByte(off + i);
+  return b;
+}
 
 }  // namespace snapcow::test
