@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -25,7 +26,7 @@ Status ReplayJournal(WriteJournal& journal, Origin& origin, uint64_t* replayed) 
   *replayed = 0;
   std::vector<Record> records;
   const uint64_t size = origin.size();
-  uint64_t n = 0;
+  uint64_t found = 0;
   Status s = journal.Replay(
       [&](uint64_t off, size_t len, const void* data) {
         if (off >= size) return Status::OK();  // the origin shrank since
@@ -33,7 +34,7 @@ Status ReplayJournal(WriteJournal& journal, Origin& origin, uint64_t* replayed) 
         records.push_back(Record{off, std::vector<uint8_t>(b, b + std::min<uint64_t>(len, size - off))});
         return Status::OK();
       },
-      &n);
+      &found);
   if (!s.ok()) return s;
 
   std::atomic<size_t> next{0};
@@ -49,7 +50,13 @@ Status ReplayJournal(WriteJournal& journal, Origin& origin, uint64_t* replayed) 
   };
   std::vector<std::thread> threads;
   const unsigned count = static_cast<unsigned>(std::min<size_t>(kCopyThreads, records.size()));
-  for (unsigned t = 1; t < count; ++t) threads.emplace_back(copy);
+  for (unsigned t = 1; t < count; ++t) {
+    try {
+      threads.emplace_back(copy);
+    } catch (const std::system_error&) {
+      break;  // out of threads: those started, and this one, do the rest
+    }
+  }
   copy();
   for (auto& t : threads) t.join();
   {
@@ -60,7 +67,7 @@ Status ReplayJournal(WriteJournal& journal, Origin& origin, uint64_t* replayed) 
     s = origin.Write(r.off, r.data.size(), r.data.data());
     if (!s.ok()) return s;
   }
-  *replayed = n;
+  *replayed = records.size();
   return Status::OK();
 }
 

@@ -1,3 +1,5 @@
+#include <fcntl.h>
+
 #include <cerrno>
 
 #include "fusefs/fs.h"
@@ -24,6 +26,13 @@ void OpWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t
   const Status st = h.snap ? fs.origin->WriteSnapshot(*h.snap, pos, len, buf)
                            : fs.origin->Write(pos, len, buf, h.sync_habit.OnWrite(fi->flags));
   if (!st.ok()) return ReplyError(req, st);
+  // On direct_io files the kernel leaves O_DSYNC (and O_SYNC, RWF_DSYNC) to the server: it
+  // sends the flag with the write and no fsync after it. So the write is made durable here,
+  // as an fsync would (which also kills journal records a power cut could replay over it).
+  if (fi->flags & O_DSYNC) {
+    const Status synced = h.snap ? fs.origin->SyncSnapshot(*h.snap) : fs.origin->Sync();
+    if (!synced.ok()) return ReplyError(req, synced);
+  }
   fuse_reply_write(req, len);
 }
 

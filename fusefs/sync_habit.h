@@ -16,7 +16,7 @@ namespace snapcow::fusefs {
 class SyncHabit {
  public:
   // For one write; `open_flags` are the write's (fuse_file_info::flags), which carry O_DSYNC
-  // for O_DSYNC/O_SYNC opens and RWF_DSYNC writes: the kernel fsyncs right after those.
+  // for O_DSYNC/O_SYNC opens and RWF_DSYNC writes: OpWrite syncs right after those.
   Origin::WriteHint OnWrite(int open_flags) {
     const uint32_t before = writes_since_sync_.fetch_add(1, std::memory_order_relaxed);
     if (open_flags & O_DSYNC) return Origin::WriteHint::kSyncFollows;

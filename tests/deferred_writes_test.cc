@@ -14,6 +14,7 @@
 #include <set>
 #include <string>
 
+#include "engine/journal_replay.h"
 #include "engine/le.h"
 #include "engine/write_journal.h"
 #include "tests/block_tags.h"
@@ -190,7 +191,7 @@ struct Killed {
 };
 
 // The next holder after a kill: origin and snapshot 1 from the files left, then the journal
-// replayed through Origin::Write, synced and reset (ImageDir::OpenJournal).
+// replayed (ReplayJournal), synced and reset, as ImageDir::OpenJournal does.
 struct NextHolder {
   explicit NextHolder(Killed& k)
       : o(std::make_unique<SharedFile>(k.origin.get()), kSize, kDefaultCowThreshold) {
@@ -201,15 +202,13 @@ struct NextHolder {
       Origin::Quiesce q(&o);
       o.AddSnapshot(snap);
     }
+    for (const auto& [off, data] : Replayed(k.journal.get())) replayed.push_back(off);
     auto j = OpenJournal(k.journal.get());
     uint64_t n = 0;
-    st = j->Replay(
-        [&](uint64_t off, size_t len, const void* data) {
-          replayed.push_back(off);
-          return o.Write(off, len, data);
-        },
-        &n);
+    st = ReplayJournal(*j, o, &n);
+    INFO(st.message());
     REQUIRE(st.ok());
+    REQUIRE(n == replayed.size());
     REQUIRE(o.Sync().ok());
     REQUIRE(j->Reset(true).ok());
   }

@@ -11,8 +11,10 @@
 #   4. --no-write-journal: no journal file, journal-appended never fires, origin.img is written
 #      before the acknowledgement (and the same setup with the journal does die there);
 #   5. fsync and a clean unmount leave no record of the journal's current generation;
-#   6. writes the kernel fsyncs at once (O_DSYNC) and writers that fsync after every write
-#      stay out of the journal (it would only add a flush), while a plain write goes in.
+#   6. O_DSYNC writes (synced before their reply) and writers that fsync after every write
+#      stay out of the journal (it would only add a flush), while a plain write goes in;
+#   7. an O_DSYNC write is synced before its reply: the kernel leaves that to the server on
+#      direct_io files (seen with strace: one fdatasync of origin.img per O_DSYNC write).
 # The journal is read with the parser below, written from FORMAT.md §7 alone.
 . "$(dirname "$0")/lib.sh"
 
@@ -404,4 +406,36 @@ done
 write_pat "$MNT/origin.img" $((BE + 200)) 6
 expect_killed "journal-appended:2 on a plain first write"
 clean_dead_mount "$MNT"
+
+# ---- 7. O_DSYNC writes are durable before their reply ---------------------------------------
+command -v strace >/dev/null || fail "strace not found (Debian package strace)"
+IMG=$T/img7
+MNT=$T/mnt7
+new_image "$IMG"
+# The daemon runs under strace from its start, so every thread is traced. No snapshot: a
+# plain write then syncs nothing, and every sync of origin.img is an O_DSYNC write's or the
+# unmount's.
+printf '#!/bin/sh\nexec strace -f -qq -y -e trace=fsync,fdatasync -o "%s" "%s" "$@"\n' \
+  "$T/7.strace" "$SNAPCOWFS" >"$T/traced-snapcowfs"
+chmod +x "$T/traced-snapcowfs"
+log "7. 8 plain and 5 O_DSYNC direct writes, the daemon under strace"
+SNAPCOWFS=$T/traced-snapcowfs start_daemon_fg "$IMG" "$MNT" "$T/7.log"
+for i in 0 1 2 3 4 5 6 7; do
+  write_pat "$MNT/origin.img" $((7000 + i)) $((50 + i)) || fail "plain write $i failed"
+done
+for i in 0 1 2 3 4; do
+  timeout "$TO_SHORT" dd if="$PAT" of="$MNT/origin.img" bs=$BS skip=$((60 + i)) seek=$((7100 + i)) \
+    count=1 oflag=direct,dsync conv=notrunc status=none 2>>"$T/dd.err" ||
+    fail "O_DSYNC write $i failed: $(tail -n 2 "$T/dd.err")"
+done
+stop_daemon "$MNT"
+# A call is one line: complete, or "<unfinished ...>" when another thread syncs beside it.
+SYNCS=$(grep -cE "^[0-9]+ +f(data)?sync\([0-9]+<$IMG/origin.img>" "$T/7.strace")
+[ "$SYNCS" -ge 6 ] ||
+  fail "$SYNCS syncs of origin.img for 5 O_DSYNC writes and an unmount: $(head -c 600 "$T/7.strace")"
+[ "$SYNCS" -le 7 ] ||
+  fail "$SYNCS syncs of origin.img: plain writes were synced too: $(head -c 600 "$T/7.strace")"
+for i in 0 1 2 3 4; do
+  expect_block "$IMG/origin.img" $((7100 + i)) "$(pat_sha $((60 + i)))" "IMAGEDIR/origin.img lacks O_DSYNC write $i"
+done
 exit 0
