@@ -13,8 +13,9 @@
 #   5. fsync and a clean unmount leave no record of the journal's current generation;
 #   6. O_DSYNC writes (synced before their reply) and writers that fsync after every write
 #      stay out of the journal (it would only add a flush), while a plain write goes in;
-#   7. an O_DSYNC write is synced before its reply: the kernel leaves that to the server on
-#      direct_io files (seen with strace: one fdatasync of origin.img per O_DSYNC write).
+#   7. an O_DSYNC write, to the origin or to a snapshot, is synced before its reply: the kernel
+#      leaves that to the server on direct_io files (seen with strace: one fdatasync of
+#      origin.img, or of the snapshot's COW file, per O_DSYNC write).
 # The journal is read with the parser below, written from FORMAT.md §7 alone.
 . "$(dirname "$0")/lib.sh"
 
@@ -438,4 +439,32 @@ SYNCS=$(grep -cE "^[0-9]+ +f(data)?sync\([0-9]+<$IMG/origin.img>" "$T/7.strace")
 for i in 0 1 2 3 4; do
   expect_block "$IMG/origin.img" $((7100 + i)) "$(pat_sha $((60 + i)))" "IMAGEDIR/origin.img lacks O_DSYNC write $i"
 done
+
+# snap_syncs NAME OFLAG: a fresh image with one snapshot, its daemon under strace; one direct
+# write to a snapshot block (its copy and commit), then 3 more to that block with OFLAG.
+# Sets SNAP_SYNCS to the number of syncs of the snapshot's COW file.
+snap_syncs() {
+  local img=$T/img7$1 mnt=$T/mnt7$1 snap i
+  new_image "$img"
+  snap=$(snap_create "$img") || exit 1
+  printf '#!/bin/sh\nexec strace -f -qq -y -e trace=fsync,fdatasync -o "%s" "%s" "$@"\n' \
+    "$T/7$1.strace" "$SNAPCOWFS" >"$T/traced-$1"
+  chmod +x "$T/traced-$1"
+  SNAPCOWFS=$T/traced-$1 start_daemon_fg "$img" "$mnt" "$T/7$1.log"
+  write_pat "$mnt/$snap.img" 100 70 || fail "a write to $snap failed"
+  for i in 1 2 3; do
+    timeout "$TO_SHORT" dd if="$PAT" of="$mnt/$snap.img" bs=$BS skip=$((70 + i)) seek=100 \
+      count=1 oflag="$2" conv=notrunc status=none 2>>"$T/dd.err" ||
+      fail "write $i to $snap (oflag=$2) failed: $(tail -n 2 "$T/dd.err")"
+  done
+  expect_block "$mnt/$snap.img" 100 "$(pat_sha 73)" "$snap lacks its last write (oflag=$2)"
+  stop_daemon "$mnt"
+  SNAP_SYNCS=$(grep -cE "^[0-9]+ +f(data)?sync\([0-9]+<$img/$snap.cow>" "$T/7$1.strace")
+}
+log "7. writes to a snapshot: 3 plain against 3 O_DSYNC, the daemon under strace"
+snap_syncs plain direct
+PLAIN=$SNAP_SYNCS
+snap_syncs dsync direct,dsync
+[ "$SNAP_SYNCS" -ge $((PLAIN + 3)) ] ||
+  fail "3 O_DSYNC writes to a snapshot synced its COW file $SNAP_SYNCS times, 3 plain ones $PLAIN times"
 exit 0
