@@ -31,7 +31,8 @@ Status ReplayJournal(WriteJournal& journal, Origin& origin, uint64_t* replayed) 
       [&](uint64_t off, size_t len, const void* data) {
         if (off >= size) return Status::OK();  // the origin shrank since
         const auto* b = static_cast<const uint8_t*>(data);
-        records.push_back(Record{off, std::vector<uint8_t>(b, b + std::min<uint64_t>(len, size - off))});
+        const uint64_t kept = std::min<uint64_t>(len, size - off);  // cut at the end
+        records.push_back(Record{off, std::vector<uint8_t>(b, b + kept)});
         return Status::OK();
       },
       &found);
