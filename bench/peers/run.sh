@@ -234,7 +234,15 @@ qsd_start() {
   done
   echo "run.sh: qemu-storage-daemon did not come up:" >&2; cat "$d/qsd.log" >&2; return 1
 }
-qsd_stop() { stop_mount "$WORK/qemu/export.img" "$QSD_PID"; QSD_PID=; }
+# qemu-storage-daemon keeps running when its export is unmounted (stop_mount would wait 10 s
+# for it each time): SIGTERM makes it flush, unmount and exit.
+qsd_stop() {
+  local i
+  kill -TERM "$QSD_PID" 2>/dev/null || true
+  for i in $(seq 500); do kill -0 "$QSD_PID" 2>/dev/null || break; sleep 0.02; done
+  stop_mount "$WORK/qemu/export.img" "$QSD_PID"
+  QSD_PID=
+}
 run_qemu() {
   say "qemu-storage-daemon $(qemu-storage-daemon --version | head -1 | awk '{print $3}'): qcow2 overlay, FUSE export (repetition $REP)"
   run_cow_peer qemu qsd_start qsd_stop "$WORK/qemu/export.img"
@@ -315,8 +323,12 @@ if [ "$FIO_TESTS" = 1 ]; then
   say "fio: ${RUNTIME}s per cell, $REPS repetition(s), systems $SYSTEMS"
   # Repetitions outermost: every system gets a cell in each stretch of time, so a busy
   # moment on the machine does not land on one system only.
+  # The order turns round every repetition: whichever system runs first in a stretch of time
+  # (a fresh page cache, a quiet disk) is not always the same one.
   for REP in $(seq "$REPS"); do
-    for s in raw passthrough qemu nbdkit snapcowfs; do
+    order="raw passthrough qemu nbdkit snapcowfs"
+    [ $((REP % 2)) = 0 ] && order="snapcowfs nbdkit qemu passthrough raw"
+    for s in $order; do
       if has "$s"; then "run_$s"; fi
     done
   done
