@@ -161,7 +161,10 @@ void DeferredWrites::Loop() {
     }
     // A copy that failed on its store invalidated that snapshot: the write goes on (DESIGN §4).
     for (const auto& pe : w->copies) (void)pe->Wait();
-    for (const auto& [snap, c] : w->chunks) snap->table().WaitForTrackedReads(c);
+    for (const auto& [snap, c] : w->chunks) {
+      snap->WaitUntilDropped();
+      snap->table().WaitForTrackedReads(c);
+    }
     CrashPoint("deferred-before-apply");
     Status s = origin_->WriteAt(w->off, w->data.size(), w->data.data());
     CrashPoint("deferred-applied");

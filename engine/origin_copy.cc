@@ -162,7 +162,10 @@ Status Origin::Preserve(uint64_t off, uint64_t len, const void* data, bool* defe
   std::vector<std::pair<Snapshot*, std::shared_ptr<PendingException>>> joined;
   std::vector<std::pair<std::shared_ptr<Snapshot>, chunk_t>> touched;
   for (const auto& s : *list) {
-    if (!s->valid()) continue;
+    if (!s->valid()) {
+      s->WaitUntilDropped();
+      continue;
+    }
     ForEachChunk(*s, off, len, [&](chunk_t c) {
       chunk_t nc;
       std::shared_ptr<PendingException> pe;
@@ -213,7 +216,10 @@ Status Origin::Preserve(uint64_t off, uint64_t len, const void* data, bool* defe
     // this write must not go through either.
     if (!s.ok() && snap->valid() && result.ok()) result = s;
   }
-  for (const auto& [snap, c] : touched) snap->table().WaitForTrackedReads(c);
+  for (const auto& [snap, c] : touched) {
+    snap->WaitUntilDropped();  // a copy failed on its store (invalidated by any thread)
+    snap->table().WaitForTrackedReads(c);
+  }
   if (started > 0) throttle_.Finished(started);
   return result;
 }

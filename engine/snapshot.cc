@@ -15,6 +15,8 @@ Snapshot::Snapshot(const StoreParams& p, std::unique_ptr<ExceptionStore> store,
     : params_(p), store_(std::move(store)), table_(std::move(table)) {
   WriterLock l(&state_mu_);
   valid_ = store_->valid();
+  MutexLock d(&drop_mu_);
+  dropped_ = !valid_;
 }
 
 Status Snapshot::Create(uint32_t number, const SnapshotConfig& config, uint64_t origin_bytes,
@@ -118,6 +120,15 @@ void Snapshot::Invalidate(const Status& why) {
     Log(LogLevel::kError,
         fmt::format("{}: could not mark the store invalid: {}", SnapshotName(number()),
                     s.message()));
+  MutexLock d(&drop_mu_);
+  dropped_ = true;
+  drop_cv_.SignalAll();
+}
+
+void Snapshot::WaitUntilDropped() {
+  if (valid()) return;
+  MutexLock d(&drop_mu_);
+  while (!dropped_) drop_cv_.Wait(&drop_mu_);
 }
 
 void Snapshot::SetOverflowed() {

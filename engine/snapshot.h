@@ -41,7 +41,11 @@ class Snapshot {
   // EROFS read-only, EIO invalid, ENOSPC overflowed.
   Status CheckWritable() const EXCLUDES(state_mu_);
   // dm's __invalidate_snapshot: the snapshot stops being preserved; the header says so.
-  void Invalidate(const Status& why) EXCLUDES(state_mu_);
+  void Invalidate(const Status& why) EXCLUDES(state_mu_, drop_mu_);
+  // An origin write that preserves nothing for this snapshot because it is invalid calls
+  // this before origin.img changes: it returns once the store says invalid durably (or
+  // failed to, which Invalidate logs). At once while the snapshot is valid.
+  void WaitUntilDropped() EXCLUDES(state_mu_, drop_mu_);
   // dm's snapshot_overflowed (keep mode): reads go on, writes fail with ENOSPC.
   void SetOverflowed() EXCLUDES(state_mu_);
   // A store failure, handled by the overflow mode: ENOSPC in keep mode overflows, all else
@@ -63,6 +67,14 @@ class Snapshot {
   mutable SharedMutex state_mu_;
   bool valid_ GUARDED_BY(state_mu_) = true;
   bool overflowed_ GUARDED_BY(state_mu_) = false;
+
+  // An origin write that skips an invalid snapshot (no copy) must not reach origin.img while
+  // the store still says valid on disk: a power cut would leave a valid-looking snapshot with
+  // that chunk's old data gone. dm holds the snapshot lock across the header write; here the
+  // writers that see valid_ false wait for `dropped_`.
+  Mutex drop_mu_ ACQUIRED_AFTER(state_mu_);
+  CondVar drop_cv_;
+  bool dropped_ GUARDED_BY(drop_mu_) = false;  // valid_ is false and the store says so
 };
 
 }  // namespace snapcow

@@ -13,6 +13,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "engine/journal_replay.h"
 #include "engine/le.h"
@@ -879,4 +880,50 @@ void RunSeed(uint64_t seed, int ops) {
 TEST_CASE("deferred: a power cut at any moment never shows a snapshot new origin data") {
   const uint64_t seed = GENERATE(1, 2, 3, 4, 5);
   RunSeed(seed, 100);
+}
+
+TEST_CASE("deferred: a write whose copy failed on an invalidated store waits for its header") {
+  Deferred d;
+  Gate b_read, drop;
+  static thread_local bool t_is_b = false;
+  d.r.origin_file->before_read = [&](uint64_t, size_t) {
+    if (t_is_b) b_read.Pass();
+  };
+  d.Start();
+  EngineRig& r = d.r;
+  FaultFile* cow = r.cows.at(1).get();
+  cow->before_write = [&](uint64_t off, size_t) {
+    if (off == 0 && cow->write_error.load() != 0) {  // the invalidation's header write
+      cow->write_error = 0;
+      drop.Pass();
+    }
+  };
+  const auto a_data = Pattern(4096, 0xa3), b_data = Pattern(4096, 0xb3);
+  // B has mapped its copy while the snapshot was valid and is held reading the old chunk.
+  b_read.Close();
+  Background b(d, [&] {
+    t_is_b = true;
+    return r.origin->Write(2 * kChunk, 4096, b_data.data());
+  });
+  REQUIRE(b_read.WaitHeld(1));
+  // A's copy fails on the store: A invalidates the snapshot, and its header write is held.
+  drop.Close();
+  cow->write_error = EIO;
+  Background a(d, [&] { return r.origin->Write(0, 4096, a_data.data()); });
+  REQUIRE(drop.WaitHeld(1));
+  REQUIRE_FALSE(d.snap->valid());
+  // B's copy now fails at once (the store is invalid) and B is acknowledged, deferred.
+  b_read.Open();
+  REQUIRE(b.Get().ok());
+  // The applier must not write B while the store still says valid on disk.
+  std::this_thread::sleep_for(kStillBlocked);
+  CHECK(Diff(Slice(r.origin_file->Contents(), 2 * kChunk, 4096), Old(2 * kChunk, 4096)) == "");
+  drop.Open();
+  REQUIRE(a.Get().ok());
+  r.origin->ApplyDeferred();
+  CHECK(Diff(Slice(r.origin_file->Contents(), 2 * kChunk, 4096), b_data) == "");
+  CHECK_FALSE(drop.timed_out());
+  std::shared_ptr<Snapshot> after_power_cut;
+  REQUIRE(r.Load(1, /*durable_only=*/true, &after_power_cut).ok());
+  CHECK_FALSE(after_power_cut->valid());
 }

@@ -1,5 +1,6 @@
 // The two races the seeds are about: a snapshot read served from the origin while an origin
-// write to the same chunk completes (seed 004), and throttled copies (seed 003).
+// write to the same chunk completes (seed 004), and throttled copies (seed 003). Also an
+// origin write racing the invalidation of a snapshot (dm's __invalidate_snapshot).
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -97,4 +98,74 @@ TEST_CASE("the throttle holds back copies but never writes that need no copy (se
   CHECK(copy_write.get());
   CHECK(r.origin->throttle().in_flight() == 0);
   CHECK(r.ReadSnap(*s, 9 * 16384, 4096) == Pattern(4096, 0));
+}
+
+// dm writes the invalid header under the snapshot lock: no origin write can skip the snapshot
+// before the header is on disk. Here the writer that sees it invalid waits for that header.
+TEST_CASE("an origin write that skips an invalidated snapshot waits for its durable header") {
+  EngineRig r(1 << 20);
+  auto s = r.Add(1);
+  FaultFile* cow = r.cows.at(1).get();
+  Gate drop;
+  cow->before_write = [&](uint64_t off, size_t) {
+    // The invalidation's header write (the failed copy below is the only armed write before
+    // it) goes through, once the test lets it.
+    if (off == 0 && cow->write_error.load() != 0) {
+      cow->write_error = 0;
+      drop.Block();
+    }
+  };
+  const uint64_t c5 = 5 * kDefaultChunkBytes;
+  cow->write_error = EIO;
+  auto failing = std::async(std::launch::async, [&] { return r.Fill(0, 4096, 0xaa).ok(); });
+  drop.WaitReached();
+  REQUIRE_FALSE(s->valid());
+  auto skipping = std::async(std::launch::async, [&] { return r.Fill(c5, 4096, 0xbb).ok(); });
+  // A power cut now finds a store that says valid: chunk 5 must still be the old data.
+  CHECK(skipping.wait_for(300ms) == std::future_status::timeout);
+  CHECK(r.origin_file->Contents()[c5] == 0);
+  drop.Open();
+  CHECK(failing.get());  // a store failure invalidates the snapshot; the origin write goes on
+  CHECK(skipping.get());
+  CHECK(r.ReadOrigin(c5, 4096) == Pattern(4096, 0xbb));
+  std::shared_ptr<Snapshot> after_power_cut;
+  REQUIRE(r.Load(1, /*durable_only=*/true, &after_power_cut).ok());
+  CHECK_FALSE(after_power_cut->valid());
+}
+
+TEST_CASE("an origin write whose copy fails on an invalidated store waits for its header") {
+  EngineRig r(1 << 20);
+  auto s = r.Add(1);
+  FaultFile* cow = r.cows.at(1).get();
+  Gate b_read, drop;
+  static thread_local bool t_is_b = false;
+  r.origin_file->before_read = [&](uint64_t, size_t) {
+    if (t_is_b) b_read.Block();
+  };
+  cow->before_write = [&](uint64_t off, size_t) {
+    if (off == 0 && cow->write_error.load() != 0) {  // the invalidation's header write
+      cow->write_error = 0;
+      drop.Block();
+    }
+  };
+  const uint64_t c2 = 2 * kDefaultChunkBytes;
+  // B has mapped its copy while the snapshot was valid and is held reading the old chunk.
+  auto b = std::async(std::launch::async, [&] {
+    t_is_b = true;
+    return r.Fill(c2, 4096, 0xb4).ok();
+  });
+  b_read.WaitReached();
+  // A's copy fails on the store: A invalidates the snapshot, and its header write is held.
+  cow->write_error = EIO;
+  auto a = std::async(std::launch::async, [&] { return r.Fill(0, 4096, 0xa4).ok(); });
+  drop.WaitReached();
+  REQUIRE_FALSE(s->valid());
+  // B's copy now fails at once (the store is invalid); B must not write origin.img yet.
+  b_read.Open();
+  CHECK(b.wait_for(300ms) == std::future_status::timeout);
+  CHECK(r.origin_file->Contents()[c2] == 0);
+  drop.Open();
+  CHECK(a.get());
+  CHECK(b.get());
+  CHECK(r.ReadOrigin(c2, 4096) == Pattern(4096, 0xb4));
 }
