@@ -22,6 +22,9 @@ namespace snapcow {
 
 #ifdef SNAPCOW_TEST_HOOKS
 void CrashPoint(const char* name);
+// Unit tests: `hook` (nullptr: none) runs at every pass through any crash point, on the
+// passing thread, so a test can act at that instant.
+void SetCrashPointHook(void (*hook)(const char* name));
 // True when this build has crash points (the torture test refuses to run without them).
 inline constexpr bool kHaveCrashPoints = true;
 #else

@@ -104,25 +104,23 @@ Status ImageDir::CreateSnapshot(const SnapshotConfig& config, uint32_t* number) 
 
 Status ImageDir::DeleteSnapshot(uint32_t number) {
   MutexLock admin(&admin_mu_);
-  std::shared_ptr<Snapshot> gone;
-  {
-    Origin::Quiesce q(origin_.get());
-    gone = origin_->RemoveSnapshot(number);
-  }
+  // Origin writes stay held until the store's file is gone for good. One let through earlier
+  // preserves nothing for the snapshot: a kill or a power cut that left the file would bring
+  // the snapshot back without that chunk's old data, and so would putting it back after a
+  // failed unlink.
+  Origin::Quiesce q(origin_.get());
+  std::shared_ptr<Snapshot> gone = origin_->RemoveSnapshot(number);
   if (!gone) return Status::Error(ENOENT, SnapshotName(number) + ": no such snapshot");
-  if (gone->config().persistent) {
-    const std::string name = CowName(number);
-    CrashPoint("delete-before-unlink");
-    if (::unlinkat(dir_fd_, name.c_str(), 0) != 0) {
-      Status s = Status::FromErrno(errno, "remove " + dir_ + "/" + name);
-      Origin::Quiesce q(origin_.get());
-      origin_->AddSnapshot(gone);  // nothing changed
-      return s;
-    }
-    CrashPoint("delete-after-unlink");
-    return SyncDir(dir_fd_, dir_);
+  if (!gone->config().persistent) return Status::OK();
+  const std::string name = CowName(number);
+  CrashPoint("delete-before-unlink");
+  if (::unlinkat(dir_fd_, name.c_str(), 0) != 0) {
+    Status s = Status::FromErrno(errno, "remove " + dir_ + "/" + name);
+    origin_->AddSnapshot(gone);  // nothing changed: the origin was held all along
+    return s;
   }
-  return Status::OK();
+  CrashPoint("delete-after-unlink");
+  return SyncDir(dir_fd_, dir_);
 }
 
 }  // namespace snapcow

@@ -5,10 +5,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 
+#include "engine/crash_point.h"
 #include "engine/image_dir.h"
 #include "engine/snapshot.h"
 
@@ -159,3 +163,45 @@ TEST_CASE("create refuses a bad configuration and changes nothing") {
   CHECK(d->List().empty());
   CHECK_FALSE(fs::exists(t.path + "/.snapcowfs.state"));
 }
+
+#ifdef SNAPCOW_TEST_HOOKS
+namespace {
+// For the crash point hook below (a plain function: no captures).
+ImageDir* g_dir = nullptr;
+std::future<bool> g_write;
+bool g_write_held = false;
+
+void WriteDuringDelete(const char* name) {
+  if (std::strcmp(name, "delete-before-unlink") != 0) return;
+  g_write = std::async(std::launch::async, [] {
+    const std::string b(4096, 'b');
+    return g_dir->origin().Write(0, b.size(), b.data()).ok();
+  });
+  // Not collected here: the write may only go on once the delete is done.
+  g_write_held = g_write.wait_for(std::chrono::milliseconds(300)) == std::future_status::timeout;
+}
+}  // namespace
+
+// A write let through before the file is gone preserves nothing for the snapshot; had the
+// daemon been killed right then, the snapshot would come back without that chunk's old data.
+TEST_CASE("delete holds origin writes back until the store's file is gone") {
+  TempDir t;
+  MakeOrigin(t.path, 1 << 20, 'a');
+  auto d = OpenOk(t.path);
+  uint32_t n = 0;
+  REQUIRE(d->CreateSnapshot({}, &n).ok());
+  REQUIRE(fs::exists(t.path + "/snap-" + std::to_string(n) + ".cow"));
+  g_dir = d.get();
+  SetCrashPointHook(WriteDuringDelete);
+  const Status s = d->DeleteSnapshot(n);
+  SetCrashPointHook(nullptr);
+  REQUIRE(s.ok());
+  REQUIRE(g_write.valid());
+  CHECK(g_write_held);
+  CHECK(g_write.get());
+  CHECK_FALSE(fs::exists(t.path + "/snap-" + std::to_string(n) + ".cow"));
+  std::string got(4096, 0);
+  REQUIRE(d->origin().Read(0, got.size(), got.data()).ok());
+  CHECK(got == std::string(4096, 'b'));
+}
+#endif
