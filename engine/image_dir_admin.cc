@@ -108,8 +108,11 @@ Status ImageDir::DeleteSnapshot(uint32_t number) {
   // preserves nothing for the snapshot: a kill or a power cut that left the file would bring
   // the snapshot back without that chunk's old data, and so would putting it back after a
   // failed unlink.
+  // Declared first, so that it goes last: freeing the store (closing the last descriptor of
+  // an unlinked, maybe large, file) must not hold the origin.
+  std::shared_ptr<Snapshot> gone;
   Origin::Quiesce q(origin_.get());
-  std::shared_ptr<Snapshot> gone = origin_->RemoveSnapshot(number);
+  gone = origin_->RemoveSnapshot(number);
   if (!gone) return Status::Error(ENOENT, SnapshotName(number) + ": no such snapshot");
   if (!gone->config().persistent) return Status::OK();
   const std::string name = CowName(number);
@@ -120,6 +123,9 @@ Status ImageDir::DeleteSnapshot(uint32_t number) {
     return s;
   }
   CrashPoint("delete-after-unlink");
+  // Should the directory flush fail and a power cut bring the name back, the file says
+  // invalid (best effort: the file is gone either way).
+  (void)gone->store().Drop();
   return SyncDir(dir_fd_, dir_);
 }
 

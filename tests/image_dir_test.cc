@@ -169,9 +169,14 @@ namespace {
 // For the crash point hook below (a plain function: no captures).
 ImageDir* g_dir = nullptr;
 std::future<bool> g_write;
-bool g_write_held = false;
+bool g_write_held = false, g_write_held_after_unlink = false;
 
 void WriteDuringDelete(const char* name) {
+  if (std::strcmp(name, "delete-after-unlink") == 0) {
+    g_write_held_after_unlink =
+        g_write.wait_for(std::chrono::milliseconds(300)) == std::future_status::timeout;
+    return;
+  }
   if (std::strcmp(name, "delete-before-unlink") != 0) return;
   g_write = std::async(std::launch::async, [] {
     const std::string b(4096, 'b');
@@ -198,6 +203,7 @@ TEST_CASE("delete holds origin writes back until the store's file is gone") {
   REQUIRE(s.ok());
   REQUIRE(g_write.valid());
   CHECK(g_write_held);
+  CHECK(g_write_held_after_unlink);
   CHECK(g_write.get());
   CHECK_FALSE(fs::exists(t.path + "/snap-" + std::to_string(n) + ".cow"));
   std::string got(4096, 0);
