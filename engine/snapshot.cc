@@ -15,6 +15,7 @@ Snapshot::Snapshot(const StoreParams& p, std::unique_ptr<ExceptionStore> store,
     : params_(p), store_(std::move(store)), table_(std::move(table)) {
   WriterLock l(&state_mu_);
   valid_ = store_->valid();
+  invalidated_.store(!valid_, std::memory_order_release);
   MutexLock d(&drop_mu_);
   dropped_ = !valid_;
 }
@@ -113,6 +114,7 @@ void Snapshot::Invalidate(const Status& why) {
     WriterLock l(&state_mu_);
     if (!valid_) return;
     valid_ = false;
+    invalidated_.store(true, std::memory_order_release);
   }
   Log(LogLevel::kError, fmt::format("{} invalidated: {}", SnapshotName(number()), why.message()));
   Status s = store_->Drop();
@@ -126,7 +128,7 @@ void Snapshot::Invalidate(const Status& why) {
 }
 
 void Snapshot::WaitUntilDropped() {
-  if (valid()) return;
+  if (!invalidated_.load(std::memory_order_acquire)) return;
   MutexLock d(&drop_mu_);
   while (!dropped_) drop_cv_.Wait(&drop_mu_);
 }

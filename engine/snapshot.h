@@ -1,6 +1,7 @@
 // Snapshot: one snapshot of the origin: its store, its exception table and its state.
 #pragma once
 
+#include <atomic>
 #include <memory>
 
 #include "engine/exception_store.h"
@@ -75,6 +76,9 @@ class Snapshot {
   Mutex drop_mu_ ACQUIRED_AFTER(state_mu_);
   CondVar drop_cv_;
   bool dropped_ GUARDED_BY(drop_mu_) = false;  // valid_ is false and the store says so
+  // valid_'s fall, for WaitUntilDropped's fast path (every origin write asks, per chunk):
+  // set beside it under state_mu_, never cleared, so a thread that saw valid_ false sees it.
+  std::atomic<bool> invalidated_{false};
 };
 
 }  // namespace snapcow
