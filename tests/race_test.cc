@@ -16,8 +16,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A gate a hook can block on until the test opens it.
+// A gate a hook can block on until the test opens it. A thread held past kLimit (never, with
+// a correct engine and test) goes on, so that a failed REQUIRE, which leaves the gate shut,
+// ends the test instead of hanging it on a held thread.
 struct Gate {
+  static constexpr std::chrono::seconds kLimit{30};
   std::mutex mu;
   std::condition_variable cv;
   bool open = false, reached = false;
@@ -25,11 +28,11 @@ struct Gate {
     std::unique_lock<std::mutex> l(mu);
     reached = true;
     cv.notify_all();
-    cv.wait(l, [&] { return open; });
+    cv.wait_for(l, kLimit, [&] { return open; });
   }
-  void WaitReached() {
+  bool WaitReached() {
     std::unique_lock<std::mutex> l(mu);
-    cv.wait(l, [&] { return reached; });
+    return cv.wait_for(l, kLimit, [&] { return reached; });
   }
   void Open() {
     std::lock_guard<std::mutex> l(mu);
@@ -57,7 +60,7 @@ TEST_CASE("a snapshot read racing an origin write never returns the new data (se
     t_is_reader = true;
     REQUIRE(r.origin->ReadSnapshot(*s, 0, 16384, got.data()).ok());
   });
-  gate.WaitReached();
+  REQUIRE(gate.WaitReached());
   auto new_data = Pattern(16384, 0x02);
   auto writer = std::async(std::launch::async,
                            [&] { return r.origin->Write(0, 16384, new_data.data()).ok(); });
@@ -82,7 +85,7 @@ TEST_CASE("the throttle holds back copies but never writes that need no copy (se
     if (armed.exchange(false)) gate.Block();  // the first copy stalls in flight
   };
   auto first = std::async(std::launch::async, [&] { return r.origin->Write(0, 4096, d.data()).ok(); });
-  gate.WaitReached();
+  REQUIRE(gate.WaitReached());
   CHECK(r.origin->throttle().in_flight() == 1);
   // No copy needed: goes straight through although the throttle is full.
   auto free_write =
@@ -118,7 +121,7 @@ TEST_CASE("an origin write that skips an invalidated snapshot waits for its dura
   const uint64_t c5 = 5 * kDefaultChunkBytes;
   cow->write_error = EIO;
   auto failing = std::async(std::launch::async, [&] { return r.Fill(0, 4096, 0xaa).ok(); });
-  drop.WaitReached();
+  REQUIRE(drop.WaitReached());
   REQUIRE_FALSE(s->valid());
   auto skipping = std::async(std::launch::async, [&] { return r.Fill(c5, 4096, 0xbb).ok(); });
   // A power cut now finds a store that says valid: chunk 5 must still be the old data.
@@ -154,11 +157,11 @@ TEST_CASE("an origin write whose copy fails on an invalidated store waits for it
     t_is_b = true;
     return r.Fill(c2, 4096, 0xb4).ok();
   });
-  b_read.WaitReached();
+  REQUIRE(b_read.WaitReached());
   // A's copy fails on the store: A invalidates the snapshot, and its header write is held.
   cow->write_error = EIO;
   auto a = std::async(std::launch::async, [&] { return r.Fill(0, 4096, 0xa4).ok(); });
-  drop.WaitReached();
+  REQUIRE(drop.WaitReached());
   REQUIRE_FALSE(s->valid());
   // B's copy now fails at once (the store is invalid); B must not write origin.img yet.
   b_read.Open();
