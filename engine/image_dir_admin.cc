@@ -104,13 +104,13 @@ Status ImageDir::CreateSnapshot(const SnapshotConfig& config, uint32_t* number) 
 
 Status ImageDir::DeleteSnapshot(uint32_t number) {
   MutexLock admin(&admin_mu_);
+  // Declared before the Quiesce, so that it goes after it: freeing the store (closing the
+  // last descriptor of an unlinked, maybe large, file) must not hold the origin.
+  std::shared_ptr<Snapshot> gone;
   // Origin writes stay held until the store's file is gone for good. One let through earlier
   // preserves nothing for the snapshot: a kill or a power cut that left the file would bring
   // the snapshot back without that chunk's old data, and so would putting it back after a
   // failed unlink.
-  // Declared first, so that it goes last: freeing the store (closing the last descriptor of
-  // an unlinked, maybe large, file) must not hold the origin.
-  std::shared_ptr<Snapshot> gone;
   Origin::Quiesce q(origin_.get());
   gone = origin_->RemoveSnapshot(number);
   if (!gone) return Status::Error(ENOENT, SnapshotName(number) + ": no such snapshot");
