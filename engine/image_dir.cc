@@ -92,6 +92,7 @@ Status ImageDir::Open(const std::string& dir, const Options& opts, std::unique_p
   Status s = d->SetHolder("", "");
   if (!s.ok()) return s;
   s = d->Load(opts);
+  if (s.ok() && opts.origin_writes) s = d->MarkLeftOutStale();
   if (s.ok()) s = d->OpenJournal(opts);
   if (!s.ok()) return s;
   *out = std::move(d);
@@ -138,6 +139,9 @@ Status ImageDir::Load(const Options& opts) {
   }
   ::closedir(dh);
   std::sort(cows.begin(), cows.end());
+  DirState state;
+  s = ReadDirState(dir_fd_, dir_, &state);
+  if (!s.ok()) return s;
   Origin::Quiesce q(origin_.get());
   for (const auto& [n, name] : cows) {
     std::unique_ptr<File> f;
@@ -146,11 +150,36 @@ Status ImageDir::Load(const Options& opts) {
     if (s.ok()) s = Snapshot::Load(n, std::move(f), size, &snap);
     if (!s.ok()) {
       load_errors_.push_back(s.message() + " (snapshot left out)");
+      left_out_.push_back(n);
       continue;
     }
+    if (state.stale.count(n) && snap->valid())
+      snap->Invalidate(Status::Error(ESTALE, name + ": the origin was written while it could "
+                                                    "not be loaded (marked stale)"));
     if (!snap->valid()) Log(LogLevel::kWarning, fmt::format("{} is invalid", name));
     origin_->AddSnapshot(std::move(snap));
   }
+  return Status::OK();
+}
+
+// Before this holder's first origin write: a snapshot it could not load would miss that
+// write's copy, and a later holder that can load it would serve it valid with wrong data.
+Status ImageDir::MarkLeftOutStale() {
+  if (left_out_.empty() || left_out_marked_) return Status::OK();
+  DirState state;
+  Status s = ReadDirState(dir_fd_, dir_, &state);
+  if (s.ok()) {
+    state.stale.insert(left_out_.begin(), left_out_.end());
+    s = WriteDirState(dir_fd_, dir_, state);
+  }
+  if (!s.ok())
+    return Status::Error(s.err(), fmt::format("cannot mark {} stale, so the origin cannot be "
+                                              "written without it: {}",
+                                              SnapshotName(left_out_.front()), s.message()));
+  left_out_marked_ = true;
+  for (uint32_t n : left_out_)
+    Log(LogLevel::kWarning, fmt::format("{} marked stale: it will load invalid from now on",
+                                        SnapshotName(n)));
   return Status::OK();
 }
 
@@ -165,6 +194,18 @@ Status ImageDir::OpenJournal(const Options& opts) {
   if (!s.ok()) return s.err() == ENOENT && !opts.write_journal ? Status::OK() : s;
   std::unique_ptr<WriteJournal> j;
   s = WriteJournal::Open(std::move(f), WriteJournal::kDefaultCapacity, &j);
+  if (s.ok() && !left_out_.empty() && !left_out_marked_) {
+    // The replay writes the origin: does it have a record to write? (stops at the first)
+    bool pending = false;
+    uint64_t unused = 0;
+    Status probe = j->Replay(
+        [&pending](uint64_t, size_t, const void*) {
+          pending = true;
+          return Status::Error(ECANCELED, "probe");
+        },
+        &unused);
+    s = pending ? MarkLeftOutStale() : probe;
+  }
   uint64_t replayed = 0;
   if (s.ok()) s = ReplayJournal(*j, *origin_, &replayed);
   if (s.ok() && replayed > 0) {

@@ -5,7 +5,7 @@
 //   origin.img            the origin
 //   snap-N.cow            persistent COW store of snapshot N (FORMAT.md)
 //   .snapcowfs.lock       flock()ed by the holder; holds "pid=.. mountpoint=.. control=.."
-//   .snapcowfs.state      "next=N": the next snapshot number (numbers are never reused)
+//   .snapcowfs.state      the next snapshot number, stale snapshots (dir_state.h)
 //   .snapcowfs.journal    origin writes acknowledged before their copies committed
 //                         (FORMAT.md §7); replayed by Open
 // Transient snapshots use an unnamed O_TMPFILE in IMAGEDIR and vanish with the holder.
@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/dir_state.h"
 #include "engine/origin.h"
 #include "engine/snapshot_config.h"
 #include "engine/status.h"
@@ -24,7 +25,6 @@ namespace snapcow {
 
 inline constexpr char kOriginFile[] = "origin.img";
 inline constexpr char kLockFile[] = ".snapcowfs.lock";
-inline constexpr char kStateFile[] = ".snapcowfs.state";
 
 // Who holds an image directory, as recorded in its lock file.
 struct Holder {
@@ -40,11 +40,17 @@ class ImageDir {
     // Acknowledge first writes once journalled (FORMAT.md §7). A journal left by an earlier
     // holder is replayed either way.
     bool write_journal = true;
+    // This holder writes the origin (a daemon; not offline snapcowctl). A snapshot that
+    // cannot be loaded then misses copies: it is marked stale (dir_state.h) before anything
+    // is written, and the open fails if that cannot be recorded. A journal left to replay
+    // writes the origin too, and marks them whatever this says.
+    bool origin_writes = true;
   };
 
   // Takes the directory lock (a held lock gives EBUSY naming the holder), opens origin.img and
-  // loads every snap-N.cow, then replays the write journal. A COW file that cannot be loaded is left out and named in
-  // load_errors(); the rest is served.
+  // loads every snap-N.cow, then replays the write journal. A COW file that cannot be loaded
+  // is left out and named in load_errors(); the rest is served. A snapshot marked stale
+  // loads Invalid.
   static Status Open(const std::string& dir, const Options& opts, std::unique_ptr<ImageDir>* out);
   // Who holds `dir` now; ENOENT when nobody does.
   static Status ReadHolder(const std::string& dir, Holder* out);
@@ -70,6 +76,8 @@ class ImageDir {
   ImageDir() = default;
   Status Load(const Options& opts);
   Status OpenJournal(const Options& opts);
+  // Records the snapshots left out by Load() as stale, before the origin is first written.
+  Status MarkLeftOutStale();
   Status NextNumber(uint32_t* number);
 
   std::string dir_;
@@ -78,6 +86,8 @@ class ImageDir {
   bool locked_ = false;  // we hold the flock (and so own the lock file's contents)
   std::unique_ptr<Origin> origin_;
   std::vector<std::string> load_errors_;
+  std::vector<uint32_t> left_out_;  // snapshots Load() could not load
+  bool left_out_marked_ = false;    // ... and they are recorded stale
   Mutex admin_mu_;  // serialises create/delete
 };
 

@@ -27,33 +27,17 @@ Status SyncDir(int dir_fd, const std::string& dir) {
 
 // Reserves the next snapshot number durably: numbers are never reused, even after a crash.
 Status ImageDir::NextNumber(uint32_t* number) {
-  uint64_t next = 1;
-  {
-    std::unique_ptr<File> f;
-    Status s = OpenPosixFileAt(dir_fd_, kStateFile, dir_ + "/" + kStateFile, O_RDONLY, 0, &f);
-    if (s.ok()) {
-      char buf[64] = {};
-      uint64_t size = 0;
-      if (f->Size(&size).ok() && size < sizeof buf && f->ReadAt(0, size, buf).ok() &&
-          std::sscanf(buf, "next=%lu", &next) != 1)
-        return Status::Error(EUCLEAN, dir_ + "/" + kStateFile + ": unreadable");
-    } else if (s.err() != ENOENT) {
-      return s;
-    }
-  }
+  DirState state;
+  Status s = ReadDirState(dir_fd_, dir_, &state);
+  if (!s.ok()) return s;
+  uint64_t next = state.next;
   for (const auto& snap : origin_->Snapshots())
     next = std::max<uint64_t>(next, uint64_t{snap->number()} + 1);
+  for (uint32_t n : state.stale) next = std::max<uint64_t>(next, uint64_t{n} + 1);
+  for (uint32_t n : left_out_) next = std::max<uint64_t>(next, uint64_t{n} + 1);
   if (next > UINT32_MAX) return Status::Error(EOVERFLOW, "snapshot numbers exhausted");
-  std::string text = fmt::format("next={}\n", next + 1);
-  const std::string tmp = std::string(kStateFile) + ".tmp";
-  std::unique_ptr<File> f;
-  Status s = OpenPosixFileAt(dir_fd_, tmp, dir_ + "/" + tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600, &f);
-  if (s.ok()) s = f->WriteAt(0, text.size(), text.data());
-  if (s.ok()) s = f->Sync();
-  if (!s.ok()) return s;
-  if (::renameat(dir_fd_, tmp.c_str(), dir_fd_, kStateFile) != 0)
-    return Status::FromErrno(errno, "rename " + dir_ + "/" + kStateFile);
-  s = SyncDir(dir_fd_, dir_);
+  state.next = next + 1;
+  s = WriteDirState(dir_fd_, dir_, state);
   if (!s.ok()) return s;
   *number = static_cast<uint32_t>(next);
   return Status::OK();

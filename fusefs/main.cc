@@ -101,6 +101,7 @@ int Run(const Options& opt) {
   // A read-only mount writes nothing of its own; a journal left by a killed daemon is
   // replayed either way.
   dir_opts.write_journal = opt.write_journal && !opt.read_only;
+  dir_opts.origin_writes = !opt.read_only;
   Status st = ImageDir::Open(imagedir, dir_opts, &dir);
   if (!st.ok()) Die(st.ToString());
   for (const std::string& e : dir->load_errors()) LogWarning(e);

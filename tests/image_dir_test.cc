@@ -11,10 +11,14 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <iterator>
+#include <set>
 
 #include "engine/crash_point.h"
 #include "engine/image_dir.h"
+#include "engine/dir_state.h"
 #include "engine/snapshot.h"
+#include "engine/write_journal.h"
 
 using namespace snapcow;
 namespace fs = std::filesystem;
@@ -211,3 +215,167 @@ TEST_CASE("delete holds origin writes back until the store's file is gone") {
   CHECK(got == std::string(4096, 'b'));
 }
 #endif
+
+namespace {
+
+// Overwrites the first bytes of `file` with `bytes`, returning what was there.
+std::string Overwrite(const std::string& file, const std::string& bytes) {
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  std::string old(bytes.size(), '\0');
+  f.read(old.data(), static_cast<std::streamsize>(old.size()));
+  f.seekp(0);
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  return old;
+}
+
+std::string ReadFileText(const std::string& file) {
+  std::ifstream f(file, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+bool ValidOf(ImageDir& d, uint32_t n) {
+  for (const SnapshotInfo& i : d.List())
+    if (i.number == n) return i.valid;
+  FAIL("no snapshot " << n);
+  return false;
+}
+
+// Two snapshots, snap-1's store unloadable (its magic overwritten) until the returned
+// magic is put back: a transient failure, as an EACCES, EMFILE or EIO at mount would be.
+std::string TwoSnapshotsFirstUnloadable(const std::string& dir) {
+  MakeOrigin(dir, 1 << 20, 'a');
+  {
+    auto d = OpenOk(dir);
+    uint32_t n;
+    REQUIRE(d->CreateSnapshot({}, &n).ok());
+    REQUIRE(d->CreateSnapshot({}, &n).ok());
+  }
+  return Overwrite(dir + "/snap-1.cow", "JUNK");
+}
+
+}  // namespace
+
+TEST_CASE("a snapshot left out by a holder that writes the origin loads invalid for good") {
+  TempDir t;
+  const std::string magic = TwoSnapshotsFirstUnloadable(t.path);
+  {
+    auto d = OpenOk(t.path);  // a daemon: origin_writes
+    REQUIRE(d->load_errors().size() == 1);
+    CHECK(ReadFileText(t.path + "/.snapcowfs.state") == "next=3\nstale=1\n");
+    std::string b(4096, 'b');
+    REQUIRE(d->origin().Write(0, b.size(), b.data()).ok());  // snap-1 gets no copy of this
+  }
+  Overwrite(t.path + "/snap-1.cow", magic);  // the failure goes away
+  {
+    auto d = OpenOk(t.path);
+    CHECK(d->load_errors().empty());
+    REQUIRE(d->List().size() == 2);
+    CHECK_FALSE(ValidOf(*d, 1));
+    CHECK(ValidOf(*d, 2));
+    char buf[4096];
+    CHECK(d->origin().ReadSnapshot(*d->origin().Find(1), 0, sizeof buf, buf).err() == EIO);
+    uint32_t n = 0;
+    REQUIRE(d->CreateSnapshot({}, &n).ok());
+    CHECK(n == 3);
+    CHECK(ReadFileText(t.path + "/.snapcowfs.state") == "next=4\nstale=1\n");
+  }
+  // The header says so too (dm reads it): valid = 0.
+  CHECK(ReadFileText(t.path + "/snap-1.cow").substr(4, 4) == std::string(4, '\0'));
+}
+
+TEST_CASE("an open that writes no origin data leaves a left-out snapshot as it was") {
+  TempDir t;
+  const std::string magic = TwoSnapshotsFirstUnloadable(t.path);
+  {
+    ImageDir::Options opts;  // offline snapcowctl, no journal to replay
+    opts.write_journal = false;
+    opts.origin_writes = false;
+    std::unique_ptr<ImageDir> d;
+    REQUIRE(ImageDir::Open(t.path, opts, &d).ok());
+    CHECK(d->load_errors().size() == 1);
+    uint32_t n = 0;
+    REQUIRE(d->CreateSnapshot({}, &n).ok());
+    CHECK(n == 3);
+  }
+  CHECK(ReadFileText(t.path + "/.snapcowfs.state") == "next=4\n");
+  Overwrite(t.path + "/snap-1.cow", magic);
+  auto d = OpenOk(t.path);
+  CHECK(d->List().size() == 3);
+  CHECK(ValidOf(*d, 1));
+}
+
+TEST_CASE("a journal replay marks the snapshots it cannot load stale before writing") {
+  TempDir t;
+  const std::string magic = TwoSnapshotsFirstUnloadable(t.path);
+  {  // what a killed daemon leaves: a pending record of an origin write
+    std::unique_ptr<File> f;
+    REQUIRE(OpenPosixFile(t.path + "/" + kJournalFile, O_RDWR | O_CREAT, 0600, &f).ok());
+    std::unique_ptr<WriteJournal> j;
+    REQUIRE(WriteJournal::Open(std::move(f), WriteJournal::kDefaultCapacity, &j).ok());
+    REQUIRE(j->Reset(true).ok());
+    std::string b(4096, 'b');
+    uint64_t pos = 0;
+    REQUIRE(j->Append(8192, b.size(), b.data(), &pos).ok());
+    REQUIRE(j->file().Sync().ok());
+  }
+  {
+    ImageDir::Options opts;
+    opts.write_journal = false;
+    opts.origin_writes = false;
+    std::unique_ptr<ImageDir> d;
+    REQUIRE(ImageDir::Open(t.path, opts, &d).ok());
+    char c = 0;
+    REQUIRE(d->origin().Read(8192, 1, &c).ok());
+    CHECK(c == 'b');  // replayed
+  }
+  CHECK(ReadFileText(t.path + "/.snapcowfs.state") == "next=3\nstale=1\n");
+  Overwrite(t.path + "/snap-1.cow", magic);
+  auto d = OpenOk(t.path);
+  CHECK_FALSE(ValidOf(*d, 1));
+  CHECK(ValidOf(*d, 2));
+}
+
+TEST_CASE("when a left-out snapshot cannot be marked stale the open fails and writes nothing") {
+  TempDir t;
+  TwoSnapshotsFirstUnloadable(t.path);
+  const std::string before = ReadFileText(t.path + "/.snapcowfs.state");
+  fs::create_directory(t.path + "/.snapcowfs.state.tmp");  // the state file cannot be written
+  std::unique_ptr<ImageDir> d;
+  Status s = ImageDir::Open(t.path, {}, &d);
+  CHECK(s.err() == EISDIR);
+  CHECK(s.message().rfind("cannot mark snap-1 stale, so the origin cannot be written without it",
+                          0) == 0);
+  CHECK(ReadFileText(t.path + "/.snapcowfs.state") == before);
+  fs::remove(t.path + "/.snapcowfs.state.tmp");
+  CHECK(ImageDir::Open(t.path, {}, &d).ok());  // and it still opens once it can
+}
+
+TEST_CASE("the state file: older files read, bad ones are refused by name") {
+  TempDir t;
+  const int dfd = ::open(t.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  REQUIRE(dfd >= 0);
+  DirState st;
+  REQUIRE(ReadDirState(dfd, t.path, &st).ok());  // none yet
+  CHECK(st.next == 1);
+  CHECK(st.stale.empty());
+  const std::string file = t.path + "/.snapcowfs.state";
+  std::ofstream(file) << "next=7\n";  // as every earlier version wrote it
+  REQUIRE(ReadDirState(dfd, t.path, &st).ok());
+  CHECK(st.next == 7);
+  st.stale = {9, 4};
+  REQUIRE(WriteDirState(dfd, t.path, st).ok());
+  CHECK(ReadFileText(file) == "next=7\nstale=4,9\n");
+  DirState back;
+  REQUIRE(ReadDirState(dfd, t.path, &back).ok());
+  CHECK(back.next == 7);
+  CHECK(back.stale == std::set<uint32_t>{4, 9});
+  for (const char* bad : {"", "next=x\n", "stale=1\n", "next=3\nstale=1,,2\n", "garbage\n",
+                          "next=99999999999\n"}) {
+    std::ofstream(file, std::ios::trunc) << bad;
+    Status s = ReadDirState(dfd, t.path, &st);
+    INFO(bad);
+    CHECK(s.err() == EUCLEAN);
+    CHECK(s.message() == file + ": unreadable");
+  }
+  ::close(dfd);
+}

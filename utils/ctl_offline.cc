@@ -29,6 +29,7 @@ Status RunOffline(const std::string& dir, const ControlRequest& req, ControlRepl
   // killed daemon is replayed first (a snapshot must include what it acknowledged).
   ImageDir::Options opts;
   opts.write_journal = false;
+  opts.origin_writes = false;
   Status st = ImageDir::Open(dir, opts, &d);
   if (!st.ok()) return st;
   for (const std::string& e : d->load_errors())

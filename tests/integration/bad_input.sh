@@ -97,6 +97,18 @@ printf 'WRITE-AFTER-LOAD' | dd of="$MNT/origin.img" conv=notrunc status=none || 
 [ "$(head -c 16 "$MNT/$S4.img")" = ORIGIN-DATA-0123 ] || fail "$S4 changed after an origin write"
 [ -f "$IMG/$S2.cow" ] || fail "the daemon removed the corrupt $S2.cow (it must leave it for the user)"
 stop_daemon "$MNT"
+grep -q "$S2 marked stale" "$T/daemon2.log" || fail "the daemon did not mark the left-out $S2 stale: $(cat "$T/daemon2.log")"
+
+log "a left-out snapshot that loads again later is Invalid: the origin was written without it"
+printf 'SnAp' | dd of="$IMG/$S2.cow" conv=notrunc status=none   # the failure went away
+: >"$T/daemon2b.log"
+start_daemon_fg "$IMG" "$MNT" "$T/daemon2b.log"
+sleep 0.5
+[ -f "$MNT/$S2.img" ] || fail "$S2 with its magic back is not presented: $(cat "$T/daemon2b.log")"
+ctl status "$MNT" >"$T/status.out" || fail "status: $(cat "$T/status.out")"
+grep "^$S2" "$T/status.out" | grep -q Invalid || fail "the stale $S2 is not Invalid: $(cat "$T/status.out")"
+if head -c 16 "$MNT/$S2.img" >/dev/null 2>&1; then fail "reading the stale $S2 did not fail"; fi
+stop_daemon "$MNT"
 
 log "a truncated COW file is reported too"
 truncate -s 1000 "$IMG/$S4.cow"
