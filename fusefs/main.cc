@@ -11,12 +11,14 @@
 #endif
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -32,6 +34,7 @@
 #include "fusefs/options.h"
 #include "fusefs/reply_hook.h"
 #include "fusefs/systemd_notify.h"
+#include "fusefs/uring_transport.h"
 
 namespace snapcow::fusefs {
 namespace {
@@ -165,6 +168,16 @@ int Run(const Options& opt) {
   LogInfo(fmt::format("serving {} at {} (control socket @{})", imagedir, mountpoint,
                       control->name()));
 
+  // Ring threads register once the loop below has answered INIT.
+  std::unique_ptr<UringTransport> uring;
+  if (opt.io_uring) {
+    const unsigned cpus = static_cast<unsigned>(get_nprocs_conf());
+    uring = std::make_unique<UringTransport>(se, std::max(2u, (opt.threads + cpus - 1) / cpus));
+    if (uring->Start())
+      SetIoUringWanted(true);  // INIT, still to come, asks for it: see reply_hook.h
+    else
+      uring.reset();
+  }
   fuse_loop_config* cfg = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(cfg, opt.threads);
   fuse_loop_cfg_set_idle_threads(cfg, opt.threads);
@@ -175,6 +188,11 @@ int Run(const Options& opt) {
   fuse_loop_cfg_destroy(cfg);
 
   fuse_session_unmount(se);
+  uint64_t ring_requests = 0;
+  if (uring) {
+    uring->Stop();
+    ring_requests = uring->requests();
+  }
   control->Stop();
   fuse_remove_signal_handlers(se);
   fuse_session_destroy(se);
@@ -188,8 +206,10 @@ int Run(const Options& opt) {
   }
   close(fs.imagedir_fd);
   LogInfo(fmt::format("stopped serving {} ({} opens with parallel direct writes, {} with "
-                      "passthrough)",
-                      imagedir, ReplyHookHits(), fs.passthrough.passthrough_opens()));
+                      "passthrough{})",
+                      imagedir, ReplyHookHits(), fs.passthrough.passthrough_opens(),
+                      opt.io_uring ? fmt::format(", {} requests through io_uring", ring_requests)
+                                   : std::string()));
   return rc;
 }
 

@@ -35,7 +35,11 @@ po::options_description Visible() {
        "fails with EBUSY. Always on with -o ro")
       ("no-write-journal",
        "a first write to an origin chunk is acknowledged only once its copy into every "
-       "snapshot is durable, instead of once it is in IMAGEDIR/.snapcowfs.journal");
+       "snapshot is durable, instead of once it is in IMAGEDIR/.snapcowfs.journal")
+      ("io-uring",
+       "take FUSE requests through io_uring (Linux 6.14+, needs "
+       "/sys/module/fuse/parameters/enable_uring set to Y): --threads ring threads, spread "
+       "over the CPUs (at least 2 each); serves through /dev/fuse if the kernel refuses");
   return d;
 }
 
@@ -61,7 +65,8 @@ void Split(const std::string& s, std::vector<std::string>* out) {
 std::string Usage() {
   std::ostringstream out;
   out << "usage: snapcowfs [-f] [-d] [-o OPT,...] [--threads N] [--cow-threshold N]\n"
-         "                 [--read-passthrough] [--no-write-journal] IMAGEDIR MOUNTPOINT\n\n"
+         "                 [--read-passthrough] [--no-write-journal] [--io-uring]\n"
+         "                 IMAGEDIR MOUNTPOINT\n\n"
          "Serves IMAGEDIR/origin.img and one snap-N.img per snapshot at MOUNTPOINT\n"
          "(which may be IMAGEDIR itself). Manage snapshots with snapcowctl(8).\n\n"
       << Visible();
@@ -102,6 +107,7 @@ Options ParseOptions(int argc, char** argv) {
         fmt::format("--threads must be between {} and {}", kMinThreads, kMaxThreads));
   o.read_passthrough = vm.count("read-passthrough") > 0;
   o.write_journal = vm.count("no-write-journal") == 0;
+  o.io_uring = vm.count("io-uring") > 0;
   // A writable open waits in a worker for a passthrough release that another worker must
   // receive (fusefs/passthrough.h).
   if (o.read_passthrough && o.threads < 2)

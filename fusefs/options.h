@@ -15,6 +15,7 @@ struct Options {
   bool read_only = false;  // -o ro
   bool read_passthrough = false;  // --read-passthrough (always on with -o ro)
   bool write_journal = true;      // off with --no-write-journal
+  bool io_uring = false;          // --io-uring
   std::vector<std::string> fuse_options;  // every -o, split at commas
   unsigned threads = 16;
   uint32_t cow_threshold = 0;  // 0: the engine's default

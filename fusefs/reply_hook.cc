@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 
@@ -26,11 +27,14 @@ std::atomic<bool> g_installed{false};
 std::atomic<bool> g_init_seen{false};
 std::atomic<unsigned long> g_hits{0};
 Passthrough* g_pt = nullptr;  // set before the loop starts, constant afterwards
+bool g_uring_wanted = false;  // the same
+std::atomic<bool> g_uring_offered{false};
 
 // Set around the fuse_reply_*() call whose reply this thread sends next.
 thread_local bool t_init_reply = false;
 thread_local bool t_want_parallel = false;
 thread_local int t_backing_id = 0;
+thread_local ReplySink* t_sink = nullptr;
 
 uint32_t Load32(const void* base, size_t off) {
   uint32_t v;
@@ -62,6 +66,8 @@ ssize_t HookRead(int fd, void* buf, size_t len, void*) {
       const uint32_t flags2 = Load32(arg, abi::kInitInFlags2);
       if (g_pt)
         g_pt->NoteKernelOffer((flags & abi::kInitExt) && (flags2 & abi::kPassthroughFlags2));
+      g_uring_offered.store((flags & abi::kInitExt) && (flags2 & abi::kOverIoUringFlags2),
+                            std::memory_order_relaxed);
       g_init_seen.store(true, std::memory_order_relaxed);
     }
   }
@@ -73,16 +79,22 @@ ssize_t HookWritev(int fd, iovec* iov, int count, void*) {
   alignas(8) char open_out[abi::kOpenOutSize];
   if (t_init_reply) {
     t_init_reply = false;
-    if (g_pt && g_pt->wanted() && g_pt->kernel_offered() && IsReply(iov, count, sizeof(init_out))) {
+    const bool pt = g_pt && g_pt->wanted() && g_pt->kernel_offered();
+    const bool uring = g_uring_wanted && g_uring_offered.load(std::memory_order_relaxed);
+    if ((pt || uring) && IsReply(iov, count, sizeof(init_out))) {
       std::memcpy(init_out, iov[1].iov_base, sizeof(init_out));
       Store32(init_out, abi::kInitOutFlags, Load32(init_out, abi::kInitOutFlags) | abi::kInitExt);
-      Store32(init_out, abi::kInitOutFlags2,
-              Load32(init_out, abi::kInitOutFlags2) | abi::kPassthroughFlags2);
-      // Backing files may sit on a plain filesystem only (stack depth 0): the mount then has
-      // depth 1 and can itself still be stacked on once (e.g. by overlayfs).
-      Store32(init_out, abi::kInitOutMaxStackDepth, 1);
+      uint32_t flags2 = Load32(init_out, abi::kInitOutFlags2);
+      if (uring) flags2 |= abi::kOverIoUringFlags2;
+      if (pt) {
+        flags2 |= abi::kPassthroughFlags2;
+        // Backing files may sit on a plain filesystem only (stack depth 0): the mount then
+        // has depth 1 and can itself still be stacked on once (e.g. by overlayfs).
+        Store32(init_out, abi::kInitOutMaxStackDepth, 1);
+        g_pt->NoteNegotiated();
+      }
+      Store32(init_out, abi::kInitOutFlags2, flags2);
       iov[1].iov_base = init_out;
-      g_pt->NoteNegotiated();
     }
   } else if ((t_want_parallel || t_backing_id > 0) && IsReply(iov, count, sizeof(open_out))) {
     std::memcpy(open_out, iov[1].iov_base, sizeof(open_out));
@@ -97,6 +109,10 @@ ssize_t HookWritev(int fd, iovec* iov, int count, void*) {
     }
     Store32(open_out, abi::kOpenOutFlags, flags);
     iov[1].iov_base = open_out;
+  }
+  if (t_sink) {
+    const ssize_t n = t_sink->Send(iov, count);
+    if (n >= 0 || errno != ENOENT) return n;
   }
   return writev(fd, iov, count);
 }
@@ -132,5 +148,11 @@ int ReplyOpen(fuse_req_t req, fuse_file_info* fi, bool parallel, int backing_id)
 }
 
 unsigned long ReplyHookHits() { return g_hits.load(std::memory_order_relaxed); }
+
+bool ReplyHookInstalled() { return g_installed.load(std::memory_order_relaxed); }
+
+void SetThreadReplySink(ReplySink* sink) { t_sink = sink; }
+
+void SetIoUringWanted(bool wanted) { g_uring_wanted = wanted; }
 
 }  // namespace snapcow::fusefs

@@ -12,6 +12,8 @@
 #pragma once
 
 #include <fuse_lowlevel.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #include "fusefs/passthrough.h"
 
@@ -21,12 +23,28 @@ namespace snapcow::fusefs {
 // the hook could not be installed (writes still work, serialised per file; no passthrough).
 bool InstallReplyHook(fuse_session* se, Passthrough* pt);
 // Called from the INIT handler: the INIT reply this thread sends next asks for passthrough
-// when pt->wanted() and the kernel offered it.
+// when pt->wanted() and the kernel offered it, and for io_uring when SetIoUringWanted() and
+// the kernel offered it (fuse.enable_uring=Y at mount): the connection then keeps its ring
+// even if the parameter goes back to N, which would otherwise refuse every later commit.
 void MarkInitReply();
+void SetIoUringWanted(bool wanted);  // before the loop starts
 // fuse_reply_open(), asking the kernel for parallel direct writes when `parallel` is set and
 // direct_io is on, and for passthrough to `backing_id` when it is > 0.
 int ReplyOpen(fuse_req_t req, fuse_file_info* fi, bool parallel, int backing_id = 0);
 // How many OPEN replies the hook has given parallel direct writes (log and tests).
 unsigned long ReplyHookHits();
+bool ReplyHookInstalled();
+
+// Where this thread's replies go instead of /dev/fuse: the FUSE ring transport's current
+// ring entry (uring_transport.h). Send() returns what writev() would, or -1 with errno
+// ENOENT for a reply that is not to the entry's request (it then goes to /dev/fuse).
+class ReplySink {
+ public:
+  virtual ssize_t Send(const iovec* iov, int count) = 0;
+
+ protected:
+  ~ReplySink() = default;
+};
+void SetThreadReplySink(ReplySink* sink);
 
 }  // namespace snapcow::fusefs

@@ -37,7 +37,17 @@ TESTS = [
     ("fw4-aio16", "first write, 4 snapshots: libaio QD16"),
     ("fw16-psync1", "first write, 16 snapshots: psync, 1 job"),
     ("fw16-aio16", "first write, 16 snapshots: libaio QD16"),
+    ("ur-rw-psync1", "--io-uring steady: 4K randwrite, psync, 1 job"),
+    ("ur-rw-psync2", "--io-uring steady: 4K randwrite, psync, 2 jobs"),
+    ("ur-rw-aio16", "--io-uring steady: 4K randwrite, libaio QD16"),
+    ("ur-rr-psync1", "--io-uring steady: 4K randread, psync, 1 job"),
+    ("ur-rr-psync2", "--io-uring steady: 4K randread, psync, 2 jobs"),
+    ("ur-rr-aio16", "--io-uring steady: 4K randread, libaio QD16"),
+    ("ur-fw-psync1", "--io-uring first write: 4K randwrite, psync, 1 job"),
+    ("ur-fw-aio16", "--io-uring first write: 4K randwrite, libaio QD16"),
 ]
+# --io-uring rows: the peers' figures are those of the same test without the prefix.
+URING_PREFIX = "ur-"
 # Notes for snapcowfs-only rows: (this test, the test it is compared with, what).
 NOTES = {
     "fw-psync2": ("fw-psync1", "2 jobs / 1 job"),
@@ -112,19 +122,23 @@ def main():
         if not any((s, test) in med for s in SYSTEMS):
             continue
         sc = get("snapcowfs", test)
+        peer_test = test[len(URING_PREFIX):] if test.startswith(URING_PREFIX) else test
+        peer = lambda s: get(s, test) if s == "snapcowfs" else get(s, peer_test)  # noqa: E731
         note = ""
         if test in NOTES:
             other, what = NOTES[test]
             if get("snapcowfs", other):
                 note = f"{what}: {fmt_ratio(sc, get('snapcowfs', other))}"
-        md.append(f"| {label} | " + " | ".join(fmt_iops(get(s, test)) for s in SYSTEMS) + " | "
-                  + " | ".join(fmt_ratio(sc, get(p, test)) for p in PEERS) + f" | {note} |")
+        elif peer_test != test and get("snapcowfs", peer_test):
+            note = f"vs /dev/fuse: {fmt_ratio(sc, get('snapcowfs', peer_test))}"
+        md.append(f"| {label} | " + " | ".join(fmt_iops(peer(s)) for s in SYSTEMS) + " | "
+                  + " | ".join(fmt_ratio(sc, peer(p)) for p in PEERS) + f" | {note} |")
         rows.append({
             "test": test, "label": label,
             "iops": {s: get(s, test) for s in SYSTEMS if get(s, test) is not None},
             "runs": {s: runs[(s, test)] for s in SYSTEMS if (s, test) in runs},
-            "ratio": {p: round(sc / get(p, test), 3) for p in PEERS
-                      if sc is not None and get(p, test)},
+            "ratio": {p: round(sc / peer(p), 3) for p in PEERS
+                      if sc is not None and peer(p)},
             "note": note,
         })
 

@@ -131,7 +131,8 @@ stop_mount() {
 cell() {
   local sys=$1 test=$2 file=$3 rw bs=4k eng=psync qd=1 jobs=1 ro= sync=
   case $test in ro-*) ro=--readonly ;; esac
-  case ${test#ro-} in
+  local kind=${test#ro-}
+  case ${kind#ur-} in
     *rw-psync1) rw=randwrite ;;
     *rw-psync2) rw=randwrite jobs=2 ;;
     *rw-aio16) rw=randwrite eng=libaio qd=16 ;;
@@ -165,6 +166,10 @@ STEADY=(rw-psync1 rw-psync2 rw-aio16 rr-psync1 rr-psync2 rr-aio16 sw-1m sr-1m)
 # for durability (snapcowfs makes each copy durable before the origin changes; the peers
 # write to an overlay and flush only when asked).
 FIRST=(fw-psync1 fw-psync2 fw-aio16 fwd-psync1 fwd-psync2)
+# snapcowfs --io-uring (FUSE over io_uring, Linux 6.14+), compared with the same cells above.
+URING=(ur-rw-psync1 ur-rw-psync2 ur-rw-aio16 ur-rr-psync1 ur-rr-psync2 ur-rr-aio16 ur-fw-psync1
+  ur-fw-aio16)
+URING_PARAM=/sys/module/fuse/parameters/enable_uring
 # Read-only opens (fio --readonly: O_RDONLY): raw against snapcowfs --read-passthrough.
 READONLY=(ro-rr-psync1 ro-rr-aio16 ro-sr-1m)
 
@@ -309,6 +314,22 @@ run_snapcowfs() {
     cell snapcowfs "$t" "$SC_MNT/$snap.img"
   done
   sc_stop
+  # The same daemon taking requests through io_uring (--io-uring): steady cells (the chunks
+  # stay copied), then first writes on fresh snapshots. The kernel setting is put back.
+  if [ -e "$URING_PARAM" ]; then
+    local was
+    was=$(cat "$URING_PARAM")
+    echo Y >"$URING_PARAM"
+    sc_start --io-uring
+    for t in "${URING[@]}"; do
+      case $t in ur-fw-*) sc_snaps 1 >/dev/null ;; esac
+      cell snapcowfs "$t" "$SC_MNT/origin.img"
+    done
+    sc_stop
+    echo "$was" >"$URING_PARAM"
+    grep -q 'refused the ring' "$WORK/snapcow/daemon.log" &&
+      echo "run.sh: the kernel refused io_uring; the ur- cells went through /dev/fuse" >&2
+  fi
   # Read-only opens of the origin through FUSE passthrough (the snapshot stays).
   sc_start --read-passthrough
   for t in "${READONLY[@]}"; do cell snapcowfs "$t" "$SC_MNT/origin.img"; done

@@ -4,13 +4,24 @@
 # (verify_pattern=0xGGGGGGGG%o), so a block that reverted to older data, showed newer data, or
 # landed at another offset fails verification; plain checksums would not catch stale blocks.
 #
-# Usage: fio_verify.sh [throttled]   (throttled: --threads 2 --cow-threshold 4, so writers
-# queue for copy slots and FUSE threads all the time)
+# Usage: fio_verify.sh [throttled|io_uring]   (throttled: --threads 2 --cow-threshold 4, so
+# writers queue for copy slots and FUSE threads all the time; io_uring: --io-uring with
+# fuse.enable_uring set to Y for the test, and the daemon must have answered through the ring)
 TEST_VARIANT=${1:-}
 . "$(dirname "$0")/lib.sh"
 
 DAEMON_ARGS=()
 if [ "$TEST_VARIANT" = throttled ]; then DAEMON_ARGS=(--threads 2 --cow-threshold 4); fi
+URING_PARAM=/sys/module/fuse/parameters/enable_uring
+if [ "$TEST_VARIANT" = io_uring ]; then
+  # Linux 6.14+ built with CONFIG_FUSE_IO_URING has the parameter; the CI kernel does.
+  if [ ! -e "$URING_PARAM" ]; then log "SKIP: this kernel has no FUSE over io_uring"; exit 77; fi
+  _ON_EXIT+=("echo $(cat "$URING_PARAM") >$URING_PARAM")
+  echo Y >"$URING_PARAM" || fail "cannot set $URING_PARAM"
+  # 4 ring threads: 2 per queue on 2 CPUs, so a queue's second thread takes requests while
+  # the first waits for a copy.
+  DAEMON_ARGS=(--io-uring --threads 4)
+fi
 
 command -v fio >/dev/null || fail "fio not found (package fio)"
 
@@ -135,5 +146,28 @@ check origin2 "$MNT/origin.img" 0 $SIZE_M "$G4"
 check snap2 "$MNT/$S2.img" 0 $SIZE_M "$G2"
 check snap1-low2 "$MNT/$S1.img" 0 $HALF_M "$G1"
 check snap1-high2 "$MNT/$S1.img" $HALF_M $HALF_M "$G3"
+if [ "$TEST_VARIANT" = io_uring ]; then
+  # Put back to N while serving: the connection asked for the ring at INIT, so it keeps it.
+  echo N >"$URING_PARAM"
+  check origin3 "$MNT/origin.img" 0 $SIZE_M "$G4"
+  S3=$(snap_create "$MNT") || exit 1
+  [ -f "$MNT/$S3.img" ] || fail "$S3 not presented"
+fi
 stop_daemon "$MNT"
+if [ "$TEST_VARIANT" = io_uring ]; then
+  grep -q "refused the ring" "$T/daemon.log" && fail "the kernel refused the ring: $(cat "$T/daemon.log")"
+  # Both mounts: every fio pass, lookups, the control xattr of snapcowctl.
+  n=$(sed -n 's/.* \([0-9][0-9]*\) requests through io_uring.*/\1/p' "$T/daemon.log")
+  [ "$(echo "$n" | wc -l)" = 2 ] || fail "expected two stop lines with io_uring counts: $(cat "$T/daemon.log")"
+  for c in $n; do
+    [ "$c" -gt 10000 ] || fail "only $c requests went through io_uring: $(cat "$T/daemon.log")"
+  done
+  log "requests through io_uring, per mount: $(echo $n)"
+  log "with fuse.enable_uring N the daemon says so once and serves through /dev/fuse"
+  start_daemon_fg "$IMG" "$MNT" "$T/daemon-n.log" "${DAEMON_ARGS[@]}"
+  check origin4 "$MNT/origin.img" 0 $SIZE_M "$G4"
+  stop_daemon "$MNT"
+  [ "$(grep -c "refused the ring" "$T/daemon-n.log")" = 1 ] || fail "no single refusal line: $(cat "$T/daemon-n.log")"
+  grep -q " 0 requests through io_uring" "$T/daemon-n.log" || fail "requests went through a refused ring: $(cat "$T/daemon-n.log")"
+fi
 exit 0

@@ -55,6 +55,7 @@ _LOOPS=()    # loop devices
 _FUSE=()     # snapcowfs mountpoints
 _PIDS=()     # daemon pids
 _BG=()       # background clients (killed first)
+_ON_EXIT=()  # commands run last, once the daemons are gone (e.g. a kernel setting put back)
 
 _cleanup() {
   local rc=$? i
@@ -82,6 +83,7 @@ _cleanup() {
       alive "$p" && kill -KILL "$p" 2>/dev/null
     fi
   done
+  for c in "${_ON_EXIT[@]}"; do eval "$c"; done
   if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then
     log "exit status $rc; daemon logs follow (if any)"
     for f in "$T"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 40 "$f" >&2; }; done
