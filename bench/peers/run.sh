@@ -294,12 +294,10 @@ sc_snaps() {
   for _ in $(seq "$1"); do last=$("$SNAPCOWCTL" snapshot create "$SC_MNT"); done
   echo "$last"
 }
-run_snapcowfs() {
-  say "snapcowfs $("$SNAPCOWFS" --version | awk '{print $2}') (1 snapshot; extras with 4 and 16) (repetition $REP)"
-  mkdir -p "$SC_IMG"
-  [ -f "$SC_IMG/origin.img" ] || cp "$BASE" "$SC_IMG/origin.img"
-  sc_start
+# sc_devfuse: the cells through /dev/fuse (libfuse's loop). Leaves one prefilled snapshot.
+sc_devfuse() {
   local t n snap
+  sc_start
   for t in "${FIRST[@]}"; do sc_snaps 1 >/dev/null; cell snapcowfs "$t" "$SC_MNT/origin.img"; done
   for n in 4 16; do
     for t in fw-psync1 fw-aio16; do
@@ -314,23 +312,39 @@ run_snapcowfs() {
     cell snapcowfs "$t" "$SC_MNT/$snap.img"
   done
   sc_stop
-  # The same daemon taking requests through io_uring (--io-uring): steady cells (the chunks
-  # stay copied), then first writes on fresh snapshots. The kernel setting is put back.
-  if [ -e "$URING_PARAM" ]; then
-    local was
-    was=$(cat "$URING_PARAM")
-    echo Y >"$URING_PARAM"
-    sc_start --io-uring
-    for t in "${URING[@]}"; do
-      case $t in ur-fw-*) sc_snaps 1 >/dev/null ;; esac
-      cell snapcowfs "$t" "$SC_MNT/origin.img"
-    done
-    sc_stop
-    echo "$was" >"$URING_PARAM"
-    grep -q 'refused the ring' "$WORK/snapcow/daemon.log" &&
-      echo "run.sh: the kernel refused io_uring; the ur- cells went through /dev/fuse" >&2
-  fi
+}
+# sc_uring: the same daemon taking requests through io_uring (--io-uring), in the order of
+# sc_devfuse (first writes on fresh snapshots straight after the mount, then a prefill and
+# the steady cells), so that each ur- cell meets the state its /dev/fuse twin meets. Leaves
+# one prefilled snapshot. The kernel setting is put back.
+sc_uring() {
+  [ -e "$URING_PARAM" ] || return 0
+  local t was
+  was=$(cat "$URING_PARAM")
+  echo Y >"$URING_PARAM"
+  sc_start --io-uring
+  for t in "${URING[@]}"; do
+    case $t in ur-fw-*) sc_snaps 1 >/dev/null; cell snapcowfs "$t" "$SC_MNT/origin.img" ;; esac
+  done
+  sc_snaps 1 >/dev/null
+  prefill "$SC_MNT/origin.img"
+  for t in "${URING[@]}"; do
+    case $t in ur-fw-*) ;; *) cell snapcowfs "$t" "$SC_MNT/origin.img" ;; esac
+  done
+  sc_stop
+  echo "$was" >"$URING_PARAM"
+  grep -q 'refused the ring' "$WORK/snapcow/daemon.log" &&
+    echo "run.sh: the kernel refused io_uring; the ur- cells went through /dev/fuse" >&2
+  return 0
+}
+run_snapcowfs() {
+  say "snapcowfs $("$SNAPCOWFS" --version | awk '{print $2}') (1 snapshot; extras with 4 and 16) (repetition $REP)"
+  mkdir -p "$SC_IMG"
+  [ -f "$SC_IMG/origin.img" ] || cp "$BASE" "$SC_IMG/origin.img"
+  # The transports take turns at going first, as the systems do (see the loop below).
+  if [ $((REP % 2)) = 0 ]; then sc_uring; sc_devfuse; else sc_devfuse; sc_uring; fi
   # Read-only opens of the origin through FUSE passthrough (the snapshot stays).
+  local t
   sc_start --read-passthrough
   for t in "${READONLY[@]}"; do cell snapcowfs "$t" "$SC_MNT/origin.img"; done
   grep -q 'use FUSE passthrough' "$WORK/snapcow/daemon.log" ||
