@@ -33,10 +33,18 @@ const Armed& Get() {
 
 std::atomic<long> g_passes{0};
 std::atomic<void (*)(const char*)> g_hook{nullptr};
+std::atomic<bool (*)(const char*)> g_fault_hook{nullptr};
 
 }  // namespace
 
 void SetCrashPointHook(void (*hook)(const char* name)) { g_hook.store(hook); }
+
+void SetFaultHook(bool (*hook)(const char* name)) { g_fault_hook.store(hook); }
+
+bool FaultPoint(const char* name) {
+  auto hook = g_fault_hook.load();
+  return hook != nullptr && hook(name);
+}
 
 void CrashPoint(const char* name) {
   if (auto hook = g_hook.load()) hook(name);

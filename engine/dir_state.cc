@@ -102,4 +102,12 @@ Status WriteDirState(int dir_fd, const std::string& dir, const DirState& state) 
   return Status::OK();
 }
 
+Status MarkStale(int dir_fd, const std::string& dir, const std::set<uint32_t>& numbers) {
+  DirState state;
+  Status s = ReadDirState(dir_fd, dir, &state);
+  if (!s.ok()) return s;
+  state.stale.insert(numbers.begin(), numbers.end());
+  return WriteDirState(dir_fd, dir, state);
+}
+
 }  // namespace snapcow

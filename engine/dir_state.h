@@ -29,5 +29,7 @@ struct DirState {
 // EUCLEAN naming the file when it cannot be parsed.
 Status ReadDirState(int dir_fd, const std::string& dir, DirState* out);
 Status WriteDirState(int dir_fd, const std::string& dir, const DirState& state);
+// Adds `numbers` to the stale list (read, add, write back whole).
+Status MarkStale(int dir_fd, const std::string& dir, const std::set<uint32_t>& numbers);
 
 }  // namespace snapcow

@@ -166,12 +166,7 @@ Status ImageDir::Load(const Options& opts) {
 // write's copy, and a later holder that can load it would serve it valid with wrong data.
 Status ImageDir::MarkLeftOutStale() {
   if (left_out_.empty() || left_out_marked_) return Status::OK();
-  DirState state;
-  Status s = ReadDirState(dir_fd_, dir_, &state);
-  if (s.ok()) {
-    state.stale.insert(left_out_.begin(), left_out_.end());
-    s = WriteDirState(dir_fd_, dir_, state);
-  }
+  Status s = MarkStale(dir_fd_, dir_, {left_out_.begin(), left_out_.end()});
   if (!s.ok())
     return Status::Error(s.err(), fmt::format("cannot mark {} stale, so the origin cannot be "
                                               "written without it: {}",

@@ -79,6 +79,7 @@ class ImageDir {
   // Records the snapshots left out by Load() as stale, before the origin is first written.
   Status MarkLeftOutStale();
   Status NextNumber(uint32_t* number);
+  void UndoRenamedCreate(uint32_t n, Snapshot& snap);
 
   std::string dir_;
   int dir_fd_ = -1;

@@ -7,10 +7,12 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 
 #include "engine/crash_point.h"
 #include "engine/image_dir.h"
+#include "engine/log.h"
 #include "engine/snapshot.h"
 
 namespace snapcow {
@@ -68,22 +70,45 @@ Status ImageDir::CreateSnapshot(const SnapshotConfig& config, uint32_t* number) 
     // Like LVM's suspend: what was acknowledged before the snapshot is durable with it.
     s = origin_->SyncOrigin();
     if (s.ok() && config.persistent) {
-      if (::renameat(dir_fd_, tmp.c_str(), dir_fd_, name.c_str()) != 0)
+      if (::renameat(dir_fd_, tmp.c_str(), dir_fd_, name.c_str()) != 0) {
         s = Status::FromErrno(errno, "rename " + dir_ + "/" + name);
-      if (s.ok()) s = SyncDir(dir_fd_, dir_);
+      } else {
+        s = FaultPoint("create-dir-sync") ? Status::Error(EIO, "fsync " + dir_ + " (injected)")
+                                          : SyncDir(dir_fd_, dir_);
+        if (!s.ok()) UndoRenamedCreate(n, *snap);  // before the Quiesce ends
+      }
       CrashPoint("create-renamed");
     }
     if (s.ok()) origin_->AddSnapshot(snap);
   }
   if (!s.ok()) {
-    if (config.persistent) {
-      ::unlinkat(dir_fd_, tmp.c_str(), 0);
-      ::unlinkat(dir_fd_, name.c_str(), 0);
-    }
+    if (config.persistent) ::unlinkat(dir_fd_, tmp.c_str(), 0);
     return s;
   }
   *number = n;
   return Status::OK();
+}
+
+// The store is renamed into place but the directory flush failed: a power cut may keep the
+// name, and the origin writes let through once the Quiesce ends preserve nothing for it, so it
+// must never load valid again. The invalid header and the stale mark each see to that on
+// their own; every step is best effort, since the file system just failed a flush.
+void ImageDir::UndoRenamedCreate(uint32_t n, Snapshot& snap) {
+  const std::string name = CowName(n);
+  Status s = FaultPoint("create-undo-drop") ? Status::Error(EIO, name + ": header (injected)")
+                                            : snap.store().Drop();
+  if (!s.ok())
+    Log(LogLevel::kWarning, fmt::format("undoing {}: cannot mark it invalid: {}", name,
+                                        s.message()));
+  CrashPoint("create-undo-dropped");
+  if (::unlinkat(dir_fd_, name.c_str(), 0) != 0)
+    Log(LogLevel::kWarning, fmt::format("undoing {}: cannot remove it: {}", name,
+                                        std::strerror(errno)));
+  // Its own directory flush also makes the unlink durable.
+  s = MarkStale(dir_fd_, dir_, {n});
+  if (!s.ok())
+    Log(LogLevel::kWarning, fmt::format("undoing {}: cannot mark it stale: {}", name,
+                                        s.message()));
 }
 
 Status ImageDir::DeleteSnapshot(uint32_t number) {
