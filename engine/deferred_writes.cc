@@ -45,7 +45,8 @@ bool DeferredWrites::Defer(DeferredWrite& w) {
   }
   CrashPoint("journal-appended");
   auto q = std::make_shared<DeferredWrite>(std::move(w));
-  by_offset_.emplace(q->off, q->data.size());
+  q->seq = next_seq_++;
+  by_offset_.emplace(q->off, Range{q->data.size(), q->seq});
   longest_ = std::max<uint64_t>(longest_, q->data.size());
   queued_bytes_ += q->data.size();
   queue_.push_back(std::move(q));
@@ -54,23 +55,40 @@ bool DeferredWrites::Defer(DeferredWrite& w) {
   return true;
 }
 
-bool DeferredWrites::OverlapsLocked(uint64_t off, uint64_t len) const {
-  if (by_offset_.empty()) return false;
+uint64_t DeferredWrites::LastOverlapLocked(uint64_t off, uint64_t len, bool* failed) const {
+  *failed = false;
+  uint64_t last = 0;
+  if (by_offset_.empty()) return 0;
   const uint64_t lo = off >= longest_ ? off - longest_ + 1 : 0;
   for (auto it = by_offset_.lower_bound(lo); it != by_offset_.end() && it->first < off + len; ++it)
-    if (it->first + it->second > off) return true;
-  return false;
+    if (it->first + it->second.len > off) {
+      last = std::max(last, it->second.seq);
+      *failed = *failed || it->second.seq <= applied_seq_;
+    }
+  return last;
 }
 
 void DeferredWrites::WaitOverlapping(uint64_t off, uint64_t len) {
   if (queued_count_.load(std::memory_order_acquire) == 0) return;
   MutexLock l(&mu_);
-  while (OverlapsLocked(off, len)) {
-    if (!failed_.empty() && queue_.empty() && syncing_ == 0) {
-      KillFailedLocked(true);  // what blocks us is a failed write's record: try once more
+  CondVar mine;
+  for (;;) {
+    bool failed = false;
+    const uint64_t last = LastOverlapLocked(off, len, &failed);
+    if (last == 0) return;
+    if (failed) {
+      // What blocks us is a failed write's record: once the queue is empty, try to kill it.
+      if (queue_.empty() && syncing_ == 0)
+        KillFailedLocked(true);
+      else
+        applied_.Wait(&mu_);
       continue;
     }
-    applied_.Wait(&mu_);
+    // Writes are taken out of the queue in order: once `last` is out, so are the others
+    // found here. Writes queued since are looked for again.
+    auto me = overlap_waiters_.emplace(last, &mine);
+    while (applied_seq_ < last) mine.Wait(&mu_);
+    overlap_waiters_.erase(me);
   }
 }
 
@@ -134,15 +152,15 @@ void DeferredWrites::KillFailedLocked(bool give_up) {
 
 void DeferredWrites::ForgetFailedLocked() {
   if (!failed_.empty()) applied_.SignalAll();  // I/O waiting on those ranges goes on
-  for (const auto& [off, len] : failed_) EraseLocked(off, len);
+  for (const auto& [off, seq] : failed_) EraseLocked(off, seq);
   failed_.clear();
   broken_ = false;
 }
 
-void DeferredWrites::EraseLocked(uint64_t off, uint64_t len) {
+void DeferredWrites::EraseLocked(uint64_t off, uint64_t seq) {
   auto [first, last] = by_offset_.equal_range(off);
   for (auto it = first; it != last; ++it)
-    if (it->second == len) {
+    if (it->second.seq == seq) {
       by_offset_.erase(it);
       break;
     }
@@ -181,12 +199,12 @@ void DeferredWrites::Loop() {
       if (apply_error_.ok()) apply_error_ = s;
     }
     if (marked.ok()) {
-      EraseLocked(w->off, w->data.size());
+      EraseLocked(w->off, w->seq);
     } else {
       // The record still says "not yet in origin.img": a replay would write it over any later
       // write to the range. So the range stays blocked and nothing more is deferred until a
       // durable Reset has killed the record (below, once the queue is empty, or at fsync).
-      failed_.emplace_back(w->off, w->data.size());
+      failed_.emplace_back(w->off, w->seq);
       broken_ = true;
     }
     if (queue_.empty() && syncing_ == 0) {
@@ -197,7 +215,11 @@ void DeferredWrites::Loop() {
         if (!r.ok()) Log(LogLevel::kWarning, "origin write journal: " + r.message());
       }
     }
-    applied_.SignalAll();
+    applied_seq_ = w->seq;
+    for (auto it = overlap_waiters_.begin();
+         it != overlap_waiters_.end() && it->first <= applied_seq_; ++it)
+      it->second->Signal();
+    if (queue_.empty() || !failed_.empty()) applied_.SignalAll();
   }
 }
 

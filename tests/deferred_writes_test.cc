@@ -382,6 +382,52 @@ TEST_CASE("deferred: overlapping origin I/O keeps its order") {
   CHECK_FALSE(d.cow_gate.timed_out());
 }
 
+TEST_CASE("deferred: I/O held behind a queued write goes on once that write is applied") {
+  // Each waiter is woken for the last queued write it overlaps, not at every write applied:
+  // it must still be woken for that one, whether writes queued after it remain or not.
+  Deferred d;
+  EngineRig& r = d.r;
+  Gate last_gate;  // holds the applier's write of the third write
+  r.origin_file->before_write = [&](uint64_t off, size_t) {
+    if (off == 0) d.origin_gate.Pass();
+    if (off == 4 * kChunk) last_gate.Pass();
+  };
+  d.Start();
+  const auto w1 = Pattern(4096, 0xd1), w2 = Pattern(4096, 0xd2), w3 = Pattern(4096, 0xd3);
+  d.origin_gate.Close();
+  last_gate.Close();
+  d.Write(0, w1);
+  REQUIRE(d.origin_gate.WaitHeld(1));  // w1's copy committed; w1 not yet in origin.img
+  d.Write(2 * kChunk, w2);
+
+  std::vector<uint8_t> got(8192);
+  SECTION("a write queued after it is still held") {
+    d.Write(4 * kChunk, w3);
+    // Over w2 and the old data after it: waits for w2 only.
+    Background reader(d, [&] { return r.origin->Read(2 * kChunk, got.size(), got.data()); });
+    CHECK_FALSE(reader.ReturnsWithin(kStillBlocked));
+    d.origin_gate.Open();
+    REQUIRE(last_gate.WaitHeld(1));  // w1 and w2 applied, w3 held
+    REQUIRE(reader.Get().ok());
+    CHECK(last_gate.held() == 1);
+  }
+  SECTION("it waits for the last write queued") {
+    Background reader(d, [&] { return r.origin->Read(2 * kChunk, got.size(), got.data()); });
+    CHECK_FALSE(reader.ReturnsWithin(kStillBlocked));
+    d.origin_gate.Open();
+    REQUIRE(reader.Get().ok());
+  }
+  std::vector<uint8_t> want = Old(2 * kChunk, got.size());
+  Put(want, 0, w2);
+  CHECK(Diff(got, want) == "");
+  CHECK(Diff(Slice(r.origin_file->Contents(), 2 * kChunk, 4096), w2) == "");
+  last_gate.Open();
+  r.origin->ApplyDeferred();
+  CHECK_FALSE(d.origin_gate.timed_out());
+  CHECK_FALSE(last_gate.timed_out());
+  CHECK(Diff(r.ReadSnap(*d.snap, 0, kSize), Old(0, kSize)) == "");
+}
+
 TEST_CASE("deferred: a snapshot read served from origin.img ends before the write lands") {
   // Seed 004 with the write deferred: the writer returns at once, the applier must wait.
   Deferred d;
