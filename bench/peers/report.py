@@ -18,6 +18,7 @@ TESTS = [
     ("fw-aio16", "first write: 4K randwrite, libaio QD16"),
     ("fwd-psync1", "first write + fdatasync each: psync, 1 job"),
     ("fwd-psync2", "first write + fdatasync each: psync, 2 jobs"),
+    ("fwc-psync1", "first write, origin not in page cache: psync, 1 job"),
     ("rw-psync1", "steady: 4K randwrite, psync, 1 job"),
     ("rw-psync2", "steady: 4K randwrite, psync, 2 jobs"),
     ("rw-aio16", "steady: 4K randwrite, libaio QD16"),

@@ -150,6 +150,7 @@ cell() {
   esac
   local out=$RAWDIR/$sys.$test.$REP.json
   sync  # no cell pays for the write-back of the one before (or of a copy or prefill)
+  page_cache "$sys" "$test"
   fio --name="$test" --filename="$file" --rw=$rw --bs=$bs --ioengine=$eng --iodepth=$qd \
     --numjobs=$jobs --direct=1 --time_based --runtime="$RUNTIME" --size=${SIZE_MB}m \
     --norandommap --randrepeat=0 --fallocate=none --group_reporting $ro $sync \
@@ -161,11 +162,45 @@ cell() {
   printf '   %-12s %-12s rep %s: %8s IOPS\n' "$sys" "$test" "$REP" "$iops" >&2
 }
 
+# page_cache SYSTEM TEST: every FUSE server here does buffered I/O on its backing files, and
+# these machines reclaim page cache a file has not touched for a while (about 4 MB/s of a
+# 1 GiB file; kdamond), so a cell's figure would depend on how long ago its system's files
+# were last read: a first write reads the old chunk or cluster first, and measured 4.8-5.4k
+# from disk against 8.0-9.6k from the page cache (qemu), 4.8-5.2k against 10.6-11.4k
+# (snapcowfs). So every cell starts with its system's backing files in the page cache, except
+# fwc- (cold): the origin data dropped from it, so each first write reads from the disk. Raw
+# uses O_DIRECT and is left alone.
+page_cache() {
+  local f
+  case $2 in
+    fwc-*) for f in $(origin_file "$1"); do dd if="$f" iflag=nocache count=0 status=none; done ;;
+    *) for f in $(backing_files "$1"); do dd if="$f" of=/dev/null bs=4M status=none; done ;;
+  esac
+}
+# origin_file SYSTEM: the file a first write reads the old data from.
+origin_file() {
+  case $1 in
+    qemu|nbdkit) echo "$BASE" ;;
+    snapcowfs) echo "$SC_IMG/origin.img" ;;
+  esac
+}
+# backing_files SYSTEM: every file the system's server reads (nbdkit's cow is an unlinked
+# temporary file, written by the cell or the prefill before it).
+backing_files() {
+  case $1 in
+    passthrough) echo "$WORK/raw/disk.img" ;;
+    qemu) echo "$BASE $WORK/qemu/overlay.qcow2" ;;
+    nbdkit) echo "$BASE" ;;
+    snapcowfs) find "$SC_IMG" -maxdepth 1 -type f ;;
+  esac
+}
+
 STEADY=(rw-psync1 rw-psync2 rw-aio16 rr-psync1 rr-psync2 rr-aio16 sw-1m sr-1m)
 # fwd-: the same first writes with an fdatasync after each one, so that every system pays
 # for durability (snapcowfs makes each copy durable before the origin changes; the peers
 # write to an overlay and flush only when asked).
-FIRST=(fw-psync1 fw-psync2 fw-aio16 fwd-psync1 fwd-psync2)
+# fwc-: the origin's data out of the page cache (see page_cache).
+FIRST=(fw-psync1 fw-psync2 fw-aio16 fwd-psync1 fwd-psync2 fwc-psync1)
 # snapcowfs --io-uring (FUSE over io_uring, Linux 6.14+), compared with the same cells above.
 URING=(ur-rw-psync1 ur-rw-psync2 ur-rw-aio16 ur-rr-psync1 ur-rr-psync2 ur-rr-aio16 ur-fw-psync1
   ur-fw-aio16)
