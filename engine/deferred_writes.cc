@@ -1,9 +1,11 @@
 #include "engine/deferred_writes.h"
 
 #include <fmt/format.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <iterator>
 
 #include "engine/crash_point.h"
 #include "engine/log.h"
@@ -11,12 +13,21 @@
 namespace snapcow {
 
 DeferredWrites::DeferredWrites(File* origin, Throttle* throttle,
-                               std::unique_ptr<WriteJournal> journal)
+                               std::unique_ptr<WriteJournal> journal, CopyFn copy)
     : origin_(origin),
       throttle_(throttle),
       journal_file_(&journal->file()),
+      copy_(std::move(copy)),
       journal_(std::move(journal)) {
-  applier_ = std::thread([this] { Loop(); });
+  // Named, so that top -H and perf tell the two apart from the FUSE threads.
+  copier_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "snapcow-copier");
+    CopyLoop();
+  });
+  applier_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "snapcow-apply");
+    Loop();
+  });
 }
 
 DeferredWrites::~DeferredWrites() {
@@ -24,7 +35,10 @@ DeferredWrites::~DeferredWrites() {
     MutexLock l(&mu_);
     stopping_ = true;
     work_.SignalAll();
+    copy_work_.SignalAll();
   }
+  // The copier ends once it has taken every job; the applier waits for those copies.
+  copier_.join();
   applier_.join();
 }
 
@@ -49,10 +63,35 @@ bool DeferredWrites::Defer(DeferredWrite& w) {
   by_offset_.emplace(q->off, Range{q->data.size(), q->seq});
   longest_ = std::max<uint64_t>(longest_, q->data.size());
   queued_bytes_ += q->data.size();
+  if (!q->jobs.empty()) {
+    // Before the copier can take them: a write joining one of these copies may now be
+    // deferred too, as their origin read errors invalidate the snapshot.
+    for (const CopyJob& job : q->jobs) job.pe->MarkBinding();
+    uncopied_.push_back(q);
+    copy_work_.Signal();
+  }
   queue_.push_back(std::move(q));
   queued_count_.store(by_offset_.size(), std::memory_order_release);
   work_.Signal();
   return true;
+}
+
+void DeferredWrites::CopyLoop() {
+  for (;;) {
+    std::vector<CopyJob> jobs;
+    {
+      MutexLock l(&mu_);
+      while (uncopied_.empty() && !stopping_) copy_work_.Wait(&mu_);
+      if (uncopied_.empty()) return;
+      for (size_t n = 0; n < kCopyBatch && !uncopied_.empty(); ++n) {
+        std::vector<CopyJob>& mine = uncopied_.front()->jobs;
+        std::move(mine.begin(), mine.end(), std::back_inserter(jobs));
+        mine.clear();
+        uncopied_.pop_front();
+      }
+    }
+    copy_(jobs);
+  }
 }
 
 uint64_t DeferredWrites::LastOverlapLocked(uint64_t off, uint64_t len, bool* failed) const {

@@ -1,9 +1,10 @@
-// DeferredWrites: origin writes acknowledged before the copies that protect them are
-// committed (FORMAT.md §7). Each is in the journal before it is acknowledged; one applier
-// thread writes them to origin.img in order, each once its copies are durable and no tracked
-// snapshot read of its chunks is still reading the origin (DESIGN §4: the origin chunk is
-// never overwritten early). Origin I/O that overlaps a queued write waits until it is applied,
-// so readers see their writes and overlapping writes keep their order.
+// DeferredWrites: origin writes acknowledged before the copies that protect them are made
+// and committed (FORMAT.md §7). Each is in the journal before it is acknowledged; a copier
+// thread then copies the chunks the writer left to it, in order, many writes at a time; one
+// applier thread writes them to origin.img in order, each once its copies are durable and no
+// tracked snapshot read of its chunks is still reading the origin (DESIGN §4: the origin
+// chunk is never overwritten early). Origin I/O that overlaps a queued write waits until it
+// is applied, so readers see their writes and overlapping writes keep their order.
 #pragma once
 
 #include <atomic>
@@ -15,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/copy_job.h"
 #include "engine/file.h"
 #include "engine/mutex.h"
 #include "engine/pending_exception.h"
@@ -33,6 +35,10 @@ struct DeferredWrite {
   std::vector<std::shared_ptr<PendingException>> copies;
   // ... and no tracked read of these chunks in flight.
   std::vector<std::pair<std::shared_ptr<Snapshot>, chunk_t>> chunks;
+  // The copies the writer created and left to the copier (their pending exceptions are in
+  // `copies`). An origin read error on one of them invalidates its snapshot: the write is
+  // acknowledged and goes on (as dm-snapshot does for every copy).
+  std::vector<CopyJob> jobs;
   uint32_t throttled = 0;  // copies to report finished to the throttle once applied
   uint64_t journal_pos = 0;
   uint64_t seq = 0;  // its place in the queue (Defer sets it)
@@ -43,14 +49,23 @@ class DeferredWrites {
   // Queued data beyond this makes Defer refuse (the writer then waits for its copies).
   static constexpr size_t kMaxQueuedBytes = 64u << 20;
 
+  // Copies and commits a batch of jobs of acknowledged writes (Origin::RunCopies); an origin
+  // read error fails the job's snapshot.
+  using CopyFn = std::function<void(std::vector<CopyJob>& jobs)>;
+  // Writes it takes at a time: one group commit per store covers them, and the commits of
+  // one batch run while the next is copied.
+  static constexpr size_t kCopyBatch = 64;
+
   // `journal` has been replayed and reset.
-  DeferredWrites(File* origin, Throttle* throttle, std::unique_ptr<WriteJournal> journal);
-  ~DeferredWrites();  // applies everything queued, then stops
+  DeferredWrites(File* origin, Throttle* throttle, std::unique_ptr<WriteJournal> journal,
+                 CopyFn copy);
+  ~DeferredWrites();  // copies and applies everything queued, then stops
   DeferredWrites(const DeferredWrites&) = delete;
   DeferredWrites& operator=(const DeferredWrites&) = delete;
 
-  // Journals `w` and queues it: true means the write may be acknowledged now. False (journal
-  // full or failing, too much queued, a sync draining) leaves `w` to the caller.
+  // Journals `w` and queues it, its jobs for the copier: true means the write may be
+  // acknowledged now. False (journal full or failing, too much queued, a sync draining)
+  // leaves `w` to the caller, its jobs not run.
   bool Defer(DeferredWrite& w) EXCLUDES(mu_);
   // Waits until no queued write overlaps [off, off+len).
   void WaitOverlapping(uint64_t off, uint64_t len) EXCLUDES(mu_);
@@ -65,6 +80,7 @@ class DeferredWrites {
 
  private:
   void Loop() EXCLUDES(mu_);
+  void CopyLoop() EXCLUDES(mu_);
   // The last queued write overlapping [off, off+len) by queue order (0: none), and whether
   // one of those overlapping is a failed write (already out of the queue).
   uint64_t LastOverlapLocked(uint64_t off, uint64_t len, bool* failed) const REQUIRES(mu_);
@@ -80,14 +96,18 @@ class DeferredWrites {
   File* const origin_;
   Throttle* const throttle_;
   File* const journal_file_;  // journal_'s file, synced by Sync beside the origin
+  const CopyFn copy_;
 
   mutable Mutex mu_;
-  CondVar work_;     // the applier: something queued, or stopping
+  CondVar work_;       // the applier: something queued, or stopping
+  CondVar copy_work_;  // the copier: jobs queued, or stopping
   // Waiters for the queue to empty, and I/O held on a failed write's range: the queue emptied,
   // or failed writes came or went.
   CondVar applied_;
   std::unique_ptr<WriteJournal> journal_ PT_GUARDED_BY(mu_);
   std::deque<std::shared_ptr<DeferredWrite>> queue_ GUARDED_BY(mu_);
+  // Queued writes whose jobs the copier has not taken yet, in queue order.
+  std::deque<std::shared_ptr<DeferredWrite>> uncopied_ GUARDED_BY(mu_);
   // Queued writes by start offset (several may start at one offset), for overlap tests;
   // also the failed ones (failed_) until their records are dead.
   struct Range {
@@ -114,7 +134,7 @@ class DeferredWrites {
   // by_offset_.size(). Readers skip the mutex when nothing is queued (the queue gains entries only before the
   // write is acknowledged, so a read issued after the acknowledgement sees the count).
   std::atomic<size_t> queued_count_{0};
-  std::thread applier_;  // last: started once the rest is built
+  std::thread copier_, applier_;  // last: started once the rest is built
 };
 
 }  // namespace snapcow

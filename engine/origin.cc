@@ -18,7 +18,9 @@ Origin::Origin(std::unique_ptr<File> file, uint64_t size, uint32_t cow_threshold
 Origin::~Origin() = default;
 
 void Origin::EnableDeferral(std::unique_ptr<WriteJournal> journal) {
-  deferred_ = std::make_unique<DeferredWrites>(file_.get(), &throttle_, std::move(journal));
+  deferred_ = std::make_unique<DeferredWrites>(
+      file_.get(), &throttle_, std::move(journal),
+      [this](std::vector<CopyJob>& jobs) { (void)RunCopies(jobs, CopyFor::kAcknowledged); });
 }
 
 void Origin::ApplyDeferred() {

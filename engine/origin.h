@@ -97,8 +97,12 @@ class Origin {
   Status Preserve(uint64_t off, uint64_t len, const void* data, bool* deferred)
       REQUIRES_SHARED(write_gate_);
   bool NeedsCopy(const SnapshotList& list, uint64_t off, uint64_t len);
-  // `inline_commit`: run the last store's committer on this thread (it waits anyway).
-  Status RunCopies(std::vector<CopyJob>& jobs, bool inline_commit);
+  // Who runs a batch of copies: a writer that waits for them (runs the last store's
+  // committer itself; an origin read error fails its write and changes nothing), or the
+  // deferred writes' copier, for writes already acknowledged (an origin read error
+  // invalidates the snapshot, and the write goes on, as in dm-snapshot).
+  enum class CopyFor { kWriter, kAcknowledged };
+  Status RunCopies(std::vector<CopyJob>& jobs, CopyFor who);
   Status SyncFiles();
 
   // Constant after construction.

@@ -70,8 +70,9 @@ bool Origin::NeedsCopy(const SnapshotList& list, uint64_t off, uint64_t len) {
 
 // Copies the jobs' chunks from the origin into their stores, jobs with the same extent
 // sharing one read of the origin, and commits them. Errors reading the origin are returned
-// (the origin write fails, no snapshot changes); store errors fail that snapshot only.
-Status Origin::RunCopies(std::vector<CopyJob>& jobs, bool inline_commit) {
+// (for a writer: its write fails, no snapshot changes; after the acknowledgement they fail
+// the snapshots); store errors fail that snapshot only.
+Status Origin::RunCopies(std::vector<CopyJob>& jobs, CopyFor who) {
   std::sort(jobs.begin(), jobs.end(), [](const CopyJob& a, const CopyJob& b) {
     return std::make_pair(a.byte_offset(), a.snap->chunk_bytes()) <
            std::make_pair(b.byte_offset(), b.snap->chunk_bytes());
@@ -93,8 +94,9 @@ Status Origin::RunCopies(std::vector<CopyJob>& jobs, bool inline_commit) {
         if (job.pe == nullptr) continue;  // already failed
         if (!s.ok()) {
           // Before anything was allocated the origin error is the writer's alone; a failure
-          // half-way through a large chunk leaves an allocated exception we cannot fill.
-          if (job.prepared) job.snap->Fail(s, false);
+          // half-way through a large chunk leaves an allocated exception we cannot fill, and
+          // an acknowledged write goes to origin.img whatever the copy did.
+          if (job.prepared || who == CopyFor::kAcknowledged) job.snap->Fail(s, false);
           AbandonCopy(job, s);
           job.pe = nullptr;
           continue;
@@ -120,7 +122,7 @@ Status Origin::RunCopies(std::vector<CopyJob>& jobs, bool inline_commit) {
       if (!s.ok()) result = s;
     }
     for (size_t k = i; k < j; ++k)
-      if (jobs[k].pe) jobs[k].pe->MarkCopied();
+      if (jobs[k].pe) jobs[k].pe->MarkBinding();
     i = j;
   }
   // Queue every store's commits first, then run the committers that are not running yet:
@@ -143,7 +145,7 @@ Status Origin::RunCopies(std::vector<CopyJob>& jobs, bool inline_commit) {
     if (QueueCopies(group)) to_run.push_back(std::move(snap));
   }
   for (size_t i = 0; i < to_run.size(); ++i) {
-    if (inline_commit && i + 1 == to_run.size())
+    if (who == CopyFor::kWriter && i + 1 == to_run.size())
       to_run[i]->store().RunCommits();
     else
       commit_pool_.Run([snap = to_run[i]] { snap->store().RunCommits(); });
@@ -185,26 +187,30 @@ Status Origin::Preserve(uint64_t off, uint64_t len, const void* data, bool* defe
   }
   const uint32_t started = static_cast<uint32_t>(owned.size());
   if (started > 0) throttle_.Started(started);
-  // A write may be deferred when every copy it needs is its own or past the origin read of
-  // another writer: only writing origin.img itself can then fail, and the writer's next
-  // fsync reports that (FORMAT.md §7), as the kernel reports a failed writeback.
+  // A write may be deferred when every copy it needs is its own (the copier makes them) or
+  // can fail only by invalidating its snapshot (PendingException::binding): only writing
+  // origin.img itself can then fail the write, and the writer's next fsync reports that
+  // (FORMAT.md §7), as the kernel reports a failed writeback. The writer then pays for the
+  // journal record alone: the copies of many writes are made by the copier, one batch at a
+  // time, with one group commit per store for the batch.
   bool may_defer = data != nullptr && deferred_ && (started > 0 || !joined.empty());
-  for (const auto& [snap, pe] : joined) may_defer = may_defer && pe->copied();
-  Status result = RunCopies(owned, !may_defer);
-  if (may_defer && result.ok()) {
+  for (const auto& [snap, pe] : joined) may_defer = may_defer && pe->binding();
+  if (may_defer) {
     DeferredWrite w;
     w.off = off;
     w.data.assign(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + len);
-    for (auto& job : owned)
-      if (job.pe) w.copies.push_back(job.pe);
+    for (auto& job : owned) w.copies.push_back(job.pe);
     for (auto& [snap, pe] : joined) w.copies.push_back(pe);
     w.chunks = touched;
     w.throttled = started;
+    w.jobs = std::move(owned);
     if (deferred_->Defer(w)) {
       *deferred = true;
       return Status::OK();
     }
+    owned = std::move(w.jobs);  // refused: the copies are ours again
   }
+  Status result = RunCopies(owned, CopyFor::kWriter);
   for (auto& job : owned)
     if (job.pe) {
       Status s = job.pe->Wait();

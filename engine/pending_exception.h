@@ -1,5 +1,6 @@
 // PendingException: a chunk whose copy into the COW is under way. The thread that created it
-// does the copy and the commit; every other I/O to that chunk joins it and waits.
+// does the copy and the commit, or hands them to the deferred writes' copier with its write;
+// every other I/O to that chunk joins it and waits.
 #pragma once
 
 #include "engine/mutex.h"
@@ -21,16 +22,17 @@ class PendingException {
     result_ = s;
     cv_.SignalAll();
   }
-  // The owner read the origin chunk and wrote it into the COW: from here the copy can only
-  // fail on its store (which invalidates the snapshot), so a joining origin write may be
-  // deferred (deferred_writes.h) instead of waiting.
-  void MarkCopied() EXCLUDES(mu_) {
+  // From here the copy can fail only by invalidating the snapshot, so a joining origin write
+  // may be deferred (deferred_writes.h) instead of waiting: the owner read the origin chunk
+  // and wrote it into the COW (a store failure invalidates), or the copy belongs to an
+  // acknowledged write, whose origin read errors invalidate the snapshot too.
+  void MarkBinding() EXCLUDES(mu_) {
     MutexLock l(&mu_);
-    copied_ = true;
+    binding_ = true;
   }
-  bool copied() const EXCLUDES(mu_) {
+  bool binding() const EXCLUDES(mu_) {
     MutexLock l(&mu_);
-    return copied_ || (done_ && result_.ok());
+    return binding_ || (done_ && result_.ok());
   }
   Status Wait() EXCLUDES(mu_) {
     MutexLock l(&mu_);
@@ -43,7 +45,7 @@ class PendingException {
   mutable Mutex mu_;
   CondVar cv_;
   bool done_ GUARDED_BY(mu_) = false;
-  bool copied_ GUARDED_BY(mu_) = false;
+  bool binding_ GUARDED_BY(mu_) = false;
   Status result_ GUARDED_BY(mu_);
 };
 

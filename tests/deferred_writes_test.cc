@@ -93,6 +93,12 @@ std::vector<uint8_t> Slice(const std::vector<uint8_t>& v, uint64_t off, size_t l
 void Put(std::vector<uint8_t>& image, uint64_t off, const std::vector<uint8_t>& b) {
   std::copy(b.begin(), b.end(), image.begin() + static_cast<long>(off));
 }
+// Chunk 0 as it was, with `b` written at `at`.
+std::vector<uint8_t> OldChunkWith(uint64_t at, const std::vector<uint8_t>& b) {
+  std::vector<uint8_t> v = Old(0, kChunk);
+  Put(v, at, b);
+  return v;
+}
 
 std::unique_ptr<WriteJournal> OpenJournal(FaultFile* f) {
   std::unique_ptr<WriteJournal> j;
@@ -253,8 +259,7 @@ TEST_CASE("deferred: a first write returns before its copy commits, and reads wa
   d.Start();
   EngineRig& r = d.r;
   const auto neu = Pattern(4096, 0xc1);
-  std::vector<uint8_t> want = Old(0, kChunk);
-  Put(want, 4096, neu);
+  const std::vector<uint8_t> want = OldChunkWith(4096, neu);
 
   d.cow_gate.Close();
   // With the commit held only a deferred write can return (else the gate times out).
@@ -931,9 +936,9 @@ TEST_CASE("deferred: a power cut at any moment never shows a snapshot new origin
 TEST_CASE("deferred: a write whose copy failed on an invalidated store waits for its header") {
   Deferred d;
   Gate b_read, drop;
-  static thread_local bool t_is_b = false;
-  d.r.origin_file->before_read = [&](uint64_t, size_t) {
-    if (t_is_b) b_read.Pass();
+  // Only the copier reads chunk 2 (B's copy).
+  d.r.origin_file->before_read = [&](uint64_t off, size_t) {
+    if (off == 2 * kChunk) b_read.Pass();
   };
   d.Start();
   EngineRig& r = d.r;
@@ -945,22 +950,22 @@ TEST_CASE("deferred: a write whose copy failed on an invalidated store waits for
     }
   };
   const auto a_data = Pattern(4096, 0xa3), b_data = Pattern(4096, 0xb3);
-  // B has mapped its copy while the snapshot was valid and is held reading the old chunk.
+  // B is acknowledged; the copier mapped its copy while the snapshot was valid and is held
+  // reading the old chunk.
   b_read.Close();
-  Background b(d, [&] {
-    t_is_b = true;
-    return r.origin->Write(2 * kChunk, 4096, b_data.data());
-  });
+  d.Write(2 * kChunk, b_data);
   REQUIRE(b_read.WaitHeld(1));
-  // A's copy fails on the store: A invalidates the snapshot, and its header write is held.
+  // A (copied by its writer) fails on the store: it invalidates the snapshot, and its header
+  // write is held.
   drop.Close();
   cow->write_error = EIO;
-  Background a(d, [&] { return r.origin->Write(0, 4096, a_data.data()); });
+  Background a(d, [&] {
+    return r.origin->Write(0, 4096, a_data.data(), Origin::WriteHint::kSyncFollows);
+  });
   REQUIRE(drop.WaitHeld(1));
   REQUIRE_FALSE(d.snap->valid());
-  // B's copy now fails at once (the store is invalid) and B is acknowledged, deferred.
+  // B's copy now fails at once (the store is invalid).
   b_read.Open();
-  REQUIRE(b.Get().ok());
   // The applier must not write B while the store still says valid on disk.
   std::this_thread::sleep_for(kStillBlocked);
   CHECK(Diff(Slice(r.origin_file->Contents(), 2 * kChunk, 4096), Old(2 * kChunk, 4096)) == "");
@@ -969,6 +974,75 @@ TEST_CASE("deferred: a write whose copy failed on an invalidated store waits for
   r.origin->ApplyDeferred();
   CHECK(Diff(Slice(r.origin_file->Contents(), 2 * kChunk, 4096), b_data) == "");
   CHECK_FALSE(drop.timed_out());
+  CHECK_FALSE(b_read.timed_out());
+  std::shared_ptr<Snapshot> after_power_cut;
+  REQUIRE(r.Load(1, /*durable_only=*/true, &after_power_cut).ok());
+  CHECK_FALSE(after_power_cut->valid());
+}
+
+TEST_CASE("deferred: a first write returns before its copy is made, and so does one joining it") {
+  Deferred d;
+  Gate copy_read;
+  // Reads of chunk 0 by any thread but this one (its snapshot reads pass): the copier's.
+  static thread_local bool t_test = false;
+  t_test = true;
+  d.r.origin_file->before_read = [&](uint64_t off, size_t len) {
+    if (off == 0 && len == kChunk && !t_test) copy_read.Pass();
+  };
+  d.Start();
+  EngineRig& r = d.r;
+  const auto a_data = Pattern(4096, 0xa4), b_data = Pattern(4096, 0xb4);
+  std::vector<uint8_t> want = Old(0, kChunk);
+  Put(want, 4096, a_data);
+  Put(want, 8192, b_data);
+
+  copy_read.Close();
+  // A writer that made its own copy would be held at the gate (and time out).
+  d.Write(4096, a_data);
+  REQUIRE(copy_read.WaitHeld(1));
+  CHECK(d.cow_gate.held() == 0);
+  // B joins A's copy (same chunk, other bytes): that copy can now fail only by invalidating
+  // the snapshot, so B is acknowledged too, without waiting for it.
+  d.Write(8192, b_data);
+  CHECK(copy_read.held() == 1);
+  CHECK(Diff(Slice(r.origin_file->Contents(), 0, kChunk), Old(0, kChunk)) == "");
+  CHECK(Diff(r.ReadSnap(*d.snap, 0, kChunk), Old(0, kChunk)) == "");
+  CHECK(RecordAt(d.journal, WriteJournal::kRecordsStart).off == 4096);
+  copy_read.Open();
+  r.origin->ApplyDeferred();
+  CHECK_FALSE(copy_read.timed_out());
+  CHECK(Diff(Slice(r.origin_file->Contents(), 0, kChunk), want) == "");
+  CHECK(Diff(r.ReadSnap(*d.snap, 0, kChunk), Old(0, kChunk)) == "");
+  CHECK(d.snap->valid());
+  // The copy is committed: a power cut now keeps it.
+  std::shared_ptr<Snapshot> after_power_cut;
+  REQUIRE(r.Load(1, /*durable_only=*/true, &after_power_cut).ok());
+  REQUIRE(after_power_cut->valid());
+  std::vector<uint8_t> got(kChunk);
+  REQUIRE(r.origin->ReadSnapshot(*after_power_cut, 0, kChunk, got.data()).ok());
+  CHECK(Diff(got, Old(0, kChunk)) == "");
+}
+
+TEST_CASE("deferred: an origin read error on an acknowledged write's copy invalidates the "
+          "snapshot, and the write lands") {
+  Deferred d;
+  d.Start();
+  EngineRig& r = d.r;
+  const auto neu = Pattern(4096, 0xc5);
+  const std::vector<uint8_t> want = OldChunkWith(4096, neu);
+  r.origin_file->read_error = EIO;
+  d.Write(4096, neu);  // acknowledged: the copy comes later
+  r.origin->ApplyDeferred();
+  r.origin_file->read_error = 0;
+  // As dm-snapshot does with a failed copy: the snapshot goes, the origin write does not.
+  CHECK_FALSE(d.snap->valid());
+  CHECK(Diff(Slice(r.origin_file->Contents(), 0, kChunk), want) == "");
+  CHECK(Diff(r.ReadOrigin(0, kChunk), want) == "");
+  std::vector<uint8_t> b(4096);
+  CHECK(r.origin->ReadSnapshot(*d.snap, 0, 4096, b.data()).err() == EIO);
+  Status synced = r.origin->Sync();
+  INFO(synced.message());
+  CHECK(synced.ok());
   std::shared_ptr<Snapshot> after_power_cut;
   REQUIRE(r.Load(1, /*durable_only=*/true, &after_power_cut).ok());
   CHECK_FALSE(after_power_cut->valid());
