@@ -34,6 +34,19 @@ uint32_t HeaderCrc(const uint8_t* h) {
   return Crc32c(copy, sizeof copy);
 }
 
+// The 64-byte header of a record not yet in origin.img; bytes 44-63 are left as they are.
+void FillRecordHeader(uint8_t* h, uint64_t generation, uint64_t sequence, uint64_t off,
+                      size_t len, uint32_t data_crc) {
+  Put32(h, kRecordMagic);
+  Put32(h + 4, kStatePending);
+  Put64(h + 8, generation);
+  Put64(h + 16, sequence);
+  Put64(h + 24, off);
+  Put32(h + 32, static_cast<uint32_t>(len));
+  Put32(h + 36, data_crc);
+  Put32(h + 40, HeaderCrc(h));
+}
+
 }  // namespace
 
 Status WriteJournal::Open(std::unique_ptr<File> file, uint64_t capacity,
@@ -90,17 +103,24 @@ Status WriteJournal::Append(uint64_t off, size_t len, const void* data, uint64_t
   const uint64_t bytes = RecordBytes(len);
   if (!fresh_) return Status::Error(EINVAL, "journal: appended before reset");
   if (used() + bytes > capacity_) return Status::Error(ENOSPC, "journal full");
+  if (map_) {
+    // The data and its padding first, the header last: a daemon killed half-way leaves a
+    // record whose CRCs fail, or an older generation's header, and replay stops there.
+    uint8_t* at = map_->data() + end_;
+    std::memcpy(at + kRecordHeader, data, len);
+    std::memset(at + kRecordHeader + len, 0, bytes - kRecordHeader - len);
+    uint8_t h[kRecordHeader] = {};
+    FillRecordHeader(h, generation_, next_sequence_, off, len, Crc32c(data, len));
+    std::memcpy(at, h, sizeof h);
+    *pos = end_;
+    end_ += bytes;
+    ++next_sequence_;
+    return Status::OK();
+  }
   scratch_.assign(bytes, 0);
   uint8_t* h = scratch_.data();
-  Put32(h, kRecordMagic);
-  Put32(h + 4, kStatePending);
-  Put64(h + 8, generation_);
-  Put64(h + 16, next_sequence_);
-  Put64(h + 24, off);
-  Put32(h + 32, static_cast<uint32_t>(len));
   std::memcpy(h + kRecordHeader, data, len);
-  Put32(h + 36, Crc32c(h + kRecordHeader, len));
-  Put32(h + 40, HeaderCrc(h));
+  FillRecordHeader(h, generation_, next_sequence_, off, len, Crc32c(data, len));
   // Past the record, a stale header of an older generation may follow: it fails the
   // generation or sequence check, so the journal still ends here.
   Status s = file_->WriteAt(end_, bytes, h);
@@ -114,6 +134,10 @@ Status WriteJournal::Append(uint64_t off, size_t len, const void* data, uint64_t
 Status WriteJournal::MarkWritten(uint64_t pos) {
   uint8_t state[4];
   Put32(state, kStateWritten);
+  if (map_) {
+    std::memcpy(map_->data() + pos + 4, state, sizeof state);
+    return Status::OK();
+  }
   return file_->WriteAt(pos + 4, sizeof state, state);
 }
 
@@ -137,6 +161,12 @@ Status WriteJournal::Reset(bool durable) {
   header_synced_ = false;
   next_sequence_ = 1;
   end_ = kRecordsStart;
+  if (!map_tried_) {
+    // After the old records are gone (above): the allocation reads as zeros. Where it cannot
+    // be had, records are written with write(2), as before.
+    map_tried_ = true;
+    (void)MappedRegion::Map(*file_, kRecordsStart + capacity_, &map_);
+  }
   if (durable) {
     s = file_->Sync();
     if (!s.ok()) return s;

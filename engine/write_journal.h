@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/file.h"
+#include "engine/mapped_region.h"
 #include "engine/status.h"
 
 namespace snapcow {
@@ -74,6 +75,11 @@ class WriteJournal {
   bool fresh_ = false;            // reset since Open: Append may go
   bool header_synced_ = false;
   std::vector<uint8_t> scratch_;  // one record being built
+  // The header and every record's room, mapped from the first Reset on (records are then
+  // stores into the page cache instead of writes: see Append); null where the file cannot
+  // be allocated or mapped, and records are written.
+  std::unique_ptr<MappedRegion> map_;
+  bool map_tried_ = false;
 };
 
 }  // namespace snapcow

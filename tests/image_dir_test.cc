@@ -19,20 +19,13 @@
 #include "engine/dir_state.h"
 #include "engine/snapshot.h"
 #include "engine/write_journal.h"
+#include "tests/temp_dir.h"
 
 using namespace snapcow;
+using snapcow::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/snapcow-imagedir-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string path;
-};
 
 void MakeOrigin(const std::string& dir, uint64_t size, char fill) {
   std::ofstream f(dir + "/origin.img", std::ios::binary);

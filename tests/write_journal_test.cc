@@ -15,6 +15,7 @@
 #include "engine/write_journal.h"
 #include "tests/byte_diff.h"
 #include "tests/fault_file.h"
+#include "tests/journal_records.h"
 
 using namespace snapcow;
 using namespace snapcow::test;
@@ -23,16 +24,6 @@ namespace {
 
 constexpr uint64_t kRecords = WriteJournal::kRecordsStart;
 constexpr uint64_t kCapacity = WriteJournal::kDefaultCapacity;
-
-struct Record {
-  uint64_t off;
-  std::vector<uint8_t> data;
-  bool operator==(const Record& o) const { return off == o.off && data == o.data; }
-};
-std::ostream& operator<<(std::ostream& os, const Record& r) {
-  return os << "{off " << r.off << ", " << r.data.size() << " bytes of "
-            << (r.data.empty() ? 0 : int{r.data[0]}) << "}";
-}
 
 std::vector<uint8_t> Bytes(size_t len, uint8_t v) { return std::vector<uint8_t>(len, v); }
 
@@ -45,32 +36,8 @@ std::unique_ptr<WriteJournal> OpenOver(FaultFile* f, uint64_t capacity = kCapaci
   return j;
 }
 
-std::vector<Record> ReplayAll(WriteJournal& j) {
-  std::vector<Record> out;
-  uint64_t n = 0;
-  Status s = j.Replay(
-      [&](uint64_t off, size_t len, const void* data) {
-        const auto* p = static_cast<const uint8_t*>(data);
-        out.push_back({off, std::vector<uint8_t>(p, p + len)});
-        return Status::OK();
-      },
-      &n);
-  INFO(s.message());
-  REQUIRE(s.ok());
-  REQUIRE(n == out.size());
-  return out;
-}
-
 // What a restarted holder replays from `f` (it reads the header, then the records).
 std::vector<Record> ReplayFile(FaultFile* f) { return ReplayAll(*OpenOver(f)); }
-
-uint64_t AppendOk(WriteJournal& j, const Record& r) {
-  uint64_t pos = 0;
-  Status s = j.Append(r.off, r.data.size(), r.data.data(), &pos);
-  INFO(s.message());
-  REQUIRE(s.ok());
-  return pos;
-}
 
 // Record sizes on disk: a 64-byte header plus the data, padded to 512 bytes.
 uint64_t OnDisk(uint64_t len) { return (64 + len + 511) / 512 * 512; }
