@@ -1,7 +1,9 @@
 #include "fusefs/options.h"
 
 #include <fmt/format.h>
+#include <sys/sysinfo.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <sstream>
 #include <stdexcept>
@@ -27,6 +29,9 @@ po::options_description Visible() {
        "FUSE mount options, comma-separated (e.g. allow_other, ro)")
       ("threads", po::value<unsigned>()->default_value(16),
        "FUSE worker threads (kept alive when idle)")
+      ("active-threads", po::value<unsigned>()->default_value(0),
+       "workers taking requests at once, more while some are blocked (0: one per CPU, "
+       "at least 2, at most --threads)")
       ("cow-threshold", po::value<uint32_t>()->default_value(kDefaultCowThreshold),
        "most chunk copies in flight at once")
       ("read-passthrough",
@@ -64,8 +69,9 @@ void Split(const std::string& s, std::vector<std::string>* out) {
 
 std::string Usage() {
   std::ostringstream out;
-  out << "usage: snapcowfs [-f] [-d] [-o OPT,...] [--threads N] [--cow-threshold N]\n"
-         "                 [--read-passthrough] [--no-write-journal] [--io-uring]\n"
+  out << "usage: snapcowfs [-f] [-d] [-o OPT,...] [--threads N] [--active-threads N]\n"
+         "                 [--cow-threshold N] [--read-passthrough] [--no-write-journal]\n"
+         "                 [--io-uring]\n"
          "                 IMAGEDIR MOUNTPOINT\n\n"
          "Serves IMAGEDIR/origin.img and one snap-N.img per snapshot at MOUNTPOINT\n"
          "(which may be IMAGEDIR itself). Manage snapshots with snapcowctl(8).\n\n"
@@ -105,6 +111,12 @@ Options ParseOptions(int argc, char** argv) {
   if (o.threads < kMinThreads || o.threads > kMaxThreads)
     throw std::runtime_error(
         fmt::format("--threads must be between {} and {}", kMinThreads, kMaxThreads));
+  o.active_threads = vm["active-threads"].as<unsigned>();
+  if (o.active_threads > o.threads)
+    throw std::runtime_error(
+        fmt::format("--active-threads must be at most --threads ({})", o.threads));
+  if (o.active_threads == 0)
+    o.active_threads = std::min(o.threads, std::max(2u, static_cast<unsigned>(get_nprocs())));
   o.read_passthrough = vm.count("read-passthrough") > 0;
   o.write_journal = vm.count("no-write-journal") == 0;
   o.io_uring = vm.count("io-uring") > 0;

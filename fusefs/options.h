@@ -18,6 +18,7 @@ struct Options {
   bool io_uring = false;          // --io-uring
   std::vector<std::string> fuse_options;  // every -o, split at commas
   unsigned threads = 16;
+  unsigned active_threads = 2;  // --active-threads, 0 there resolved to one per CPU (>= 2)
   uint32_t cow_threshold = 0;  // 0: the engine's default
   std::string imagedir;
   std::string mountpoint;

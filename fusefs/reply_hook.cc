@@ -1,10 +1,12 @@
 #include "fusefs/reply_hook.h"
 
 #include <linux/fuse.h>
+#include <pthread.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -28,6 +30,8 @@ std::atomic<bool> g_init_seen{false};
 std::atomic<unsigned long> g_hits{0};
 Passthrough* g_pt = nullptr;  // set before the loop starts, constant afterwards
 bool g_uring_wanted = false;  // the same
+RequestGate* g_gate = nullptr;  // the same
+fuse_session* g_session = nullptr;
 std::atomic<bool> g_uring_offered{false};
 
 // Set around the fuse_reply_*() call whose reply this thread sends next.
@@ -35,6 +39,20 @@ thread_local bool t_init_reply = false;
 thread_local bool t_want_parallel = false;
 thread_local int t_backing_id = 0;
 thread_local ReplySink* t_sink = nullptr;
+thread_local RequestGate::Worker* t_worker = nullptr;
+
+// Waits for a slot at the gate. Cancellation is off meanwhile: libfuse cancels its workers
+// at exit, and a cancel cannot unwind through a condition variable's wait (it would end the
+// process). The gate opens once the session has ended (its monitor asks, main.cc), and every
+// worker goes on to read(), where the cancel takes it; the timeout here is a second guard.
+void PassGate() {
+  if (!t_worker) t_worker = g_gate->Join();
+  int old = 0;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+  while (!g_gate->Next(t_worker, std::chrono::seconds(10)))
+    if (fuse_session_exited(g_session)) g_gate->Open();
+  pthread_setcancelstate(old, nullptr);
+}
 
 uint32_t Load32(const void* base, size_t off) {
   uint32_t v;
@@ -55,7 +73,15 @@ bool IsReply(const iovec* iov, int count, size_t body) {
 
 // The first request is INIT: note whether the kernel offers passthrough.
 ssize_t HookRead(int fd, void* buf, size_t len, void*) {
+  if (g_gate) PassGate();
   const ssize_t n = read(fd, buf, len);
+  if (g_gate) {
+    const int err = errno;
+    g_gate->Took(t_worker, n > 0);
+    // Unmounted: the other workers must see it too, parked or not.
+    if (n < 0 && err == ENODEV) g_gate->Open();
+    errno = err;
+  }
   constexpr size_t kNeed = sizeof(fuse_in_header) + abi::kInitInFlags2 + sizeof(uint32_t);
   if (n >= static_cast<ssize_t>(kNeed) && !g_init_seen.load(std::memory_order_relaxed)) {
     fuse_in_header in;
@@ -128,6 +154,11 @@ bool InstallReplyHook(fuse_session* se, Passthrough* pt) {
   if (fuse_session_custom_io(se, &io, fuse_session_fd(se)) != 0) return false;
   g_installed.store(true);
   return true;
+}
+
+void SetRequestGate(fuse_session* se, RequestGate* gate) {
+  g_session = se;
+  g_gate = g_installed.load() ? gate : nullptr;
 }
 
 void MarkInitReply() { t_init_reply = g_installed.load(std::memory_order_relaxed); }

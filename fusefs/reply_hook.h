@@ -8,7 +8,8 @@
 //
 // A custom writev hook changes only the INIT or OPEN reply that the current thread is sending,
 // marked by a thread-local flag set around the fuse_reply_*() call; everything else passes
-// through untouched. A custom read hook looks at the INIT request (the first one) only.
+// through untouched. A custom read hook looks at the INIT request (the first one), and holds
+// back the workers that the request gate (request_gate.h) does not let through.
 #pragma once
 
 #include <fuse_lowlevel.h>
@@ -16,6 +17,7 @@
 #include <sys/uio.h>
 
 #include "fusefs/passthrough.h"
+#include "fusefs/request_gate.h"
 
 namespace snapcow::fusefs {
 
@@ -28,6 +30,9 @@ bool InstallReplyHook(fuse_session* se, Passthrough* pt);
 // even if the parameter goes back to N, which would otherwise refuse every later commit.
 void MarkInitReply();
 void SetIoUringWanted(bool wanted);  // before the loop starts
+// Before the loop starts (after InstallReplyHook, which it needs): every worker passes
+// `gate` before it reads a request from /dev/fuse; `gate` outlives the loop.
+void SetRequestGate(fuse_session* se, RequestGate* gate);
 // fuse_reply_open(), asking the kernel for parallel direct writes when `parallel` is set and
 // direct_io is on, and for passthrough to `backing_id` when it is > 0.
 int ReplyOpen(fuse_req_t req, fuse_file_info* fi, bool parallel, int backing_id = 0);

@@ -27,6 +27,8 @@ grep -q "no-such-mountpoint" "$T/last.out" || fail "the message for a missing MO
 log "unknown option and missing arguments"
 expect_fail_msg "unrecogni|unknown|invalid|usage" "$SNAPCOWFS" --no-such-option "$IMG" "$MNT"
 expect_fail_msg "usage|missing|required|argument" "$SNAPCOWFS" -f "$IMG"
+expect_fail_msg "active-threads must be at most --threads \(4\)" "$SNAPCOWFS" -f --threads 4 --active-threads 5 "$IMG" "$MNT"
+mountpoint -q "$MNT" && fail "snapcowfs mounted with --active-threads above --threads"
 expect_fail_msg "unknown|invalid|usage" "$SNAPCOWCTL" frobnicate "$IMG"
 grep -q frobnicate "$T/last.out" || fail "the message for an unknown command does not name it: $(cat "$T/last.out")"
 

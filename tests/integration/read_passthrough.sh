@@ -111,6 +111,17 @@ stop_daemon "$MNT"
 "$SNAPCOWFS" -f --read-passthrough --threads 1 "$IMG" "$MNT" 2>"$T/threads.err" && fail "--threads 1 was accepted"
 grep -q "needs --threads 2" "$T/threads.err" || fail "--threads 1: $(cat "$T/threads.err")"
 
+# One worker through the request gate (fusefs/request_gate.h): a writable open that waits for
+# a late release holds that worker, and the gate must let another one take the release.
+: >"$LOG"
+start_daemon_fg "$IMG" "$MNT" "$LOG" -d --read-passthrough --active-threads 1
+exec 3<"$MNT/origin.img"
+exec 3<&-
+write_patch 192 || fail "with --active-threads 1, a writable open after a passthrough open closed failed: $(cat "$T/dd.err")"
+cp "$IMG/origin.img" "$T/after2.img"
+read_bypasses "$T/after2.img" "passthrough read with --active-threads 1"
+stop_daemon "$MNT"
+
 # -o ro: passthrough without the option.
 : >"$LOG"
 start_daemon_fg "$IMG" "$MNT" "$LOG" -d -o ro
