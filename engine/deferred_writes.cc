@@ -43,35 +43,44 @@ DeferredWrites::~DeferredWrites() {
 }
 
 bool DeferredWrites::Defer(DeferredWrite& w) {
-  MutexLock l(&mu_);
-  if (stopping_ || syncing_ > 0 || broken_ || queued_bytes_ + w.data.size() > kMaxQueuedBytes)
-    return false;
-  Status s = journal_->Append(w.off, w.data.size(), w.data.data(), &w.journal_pos);
-  if (!s.ok()) {
-    // Full: the writers wait for their copies until the queue drains and the journal is
-    // reset. Anything else is worth one line (once); each write still tries the journal.
-    if (s.err() != ENOSPC && !journal_failed_) {
-      journal_failed_ = true;
-      Log(LogLevel::kWarning, "origin write journal: " + s.message() + " (first writes now wait "
-                              "for their copies)");
+  bool copies = false;
+  {
+    MutexLock l(&mu_);
+    if (stopping_ || syncing_ > 0 || broken_ ||
+        queued_bytes_ + w.data.size() > kMaxQueuedBytes)
+      return false;
+    Status s = journal_->Append(w.off, w.data.size(), w.data.data(), &w.journal_pos);
+    if (!s.ok()) {
+      // Full: the writers wait for their copies until the queue drains and the journal is
+      // reset. Anything else is worth one line (once); each write still tries the journal.
+      if (s.err() != ENOSPC && !journal_failed_) {
+        journal_failed_ = true;
+        Log(LogLevel::kWarning, "origin write journal: " + s.message() + " (first writes now "
+                                "wait for their copies)");
+      }
+      return false;
     }
-    return false;
+    CrashPoint("journal-appended");
+    auto q = std::make_shared<DeferredWrite>(std::move(w));
+    q->seq = next_seq_++;
+    by_offset_.emplace(q->off, Range{q->data.size(), q->seq});
+    longest_ = std::max<uint64_t>(longest_, q->data.size());
+    queued_bytes_ += q->data.size();
+    if (!q->jobs.empty()) {
+      // Before the copier can take them: a write joining one of these copies may now be
+      // deferred too, as their origin read errors invalidate the snapshot.
+      for (const CopyJob& job : q->jobs) job.pe->MarkBinding();
+      uncopied_.push_back(q);
+      copies = true;
+    }
+    queue_.push_back(std::move(q));
+    queued_count_.store(by_offset_.size(), std::memory_order_release);
   }
-  CrashPoint("journal-appended");
-  auto q = std::make_shared<DeferredWrite>(std::move(w));
-  q->seq = next_seq_++;
-  by_offset_.emplace(q->off, Range{q->data.size(), q->seq});
-  longest_ = std::max<uint64_t>(longest_, q->data.size());
-  queued_bytes_ += q->data.size();
-  if (!q->jobs.empty()) {
-    // Before the copier can take them: a write joining one of these copies may now be
-    // deferred too, as their origin read errors invalidate the snapshot.
-    for (const CopyJob& job : q->jobs) job.pe->MarkBinding();
-    uncopied_.push_back(q);
-    copy_work_.Signal();
-  }
-  queue_.push_back(std::move(q));
-  queued_count_.store(by_offset_.size(), std::memory_order_release);
+  // Woken after mu_ is released: woken under it, the copier or applier (on the other CPU)
+  // would find mu_ held and sleep again on it, one more futex round trip per write. Both
+  // condition variables are members and both loops test their condition under mu_, so no
+  // wake-up is lost.
+  if (copies) copy_work_.Signal();
   work_.Signal();
   return true;
 }
