@@ -181,7 +181,7 @@ int Run(const Options& opt) {
   // The gate lives until every worker has been joined (the loop below returns after that).
   RequestGate gate(opt.active_threads, opt.threads, std::chrono::milliseconds(2),
                    [se] { return fuse_session_exited(se) != 0; });
-  SetRequestGate(se, &gate);
+  SetRequestGate(&gate);
   fuse_loop_config* cfg = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(cfg, opt.threads);
   fuse_loop_cfg_set_idle_threads(cfg, opt.threads);

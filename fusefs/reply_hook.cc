@@ -31,7 +31,6 @@ std::atomic<unsigned long> g_hits{0};
 Passthrough* g_pt = nullptr;  // set before the loop starts, constant afterwards
 bool g_uring_wanted = false;  // the same
 RequestGate* g_gate = nullptr;  // the same
-fuse_session* g_session = nullptr;
 std::atomic<bool> g_uring_offered{false};
 
 // Set around the fuse_reply_*() call whose reply this thread sends next.
@@ -43,14 +42,14 @@ thread_local RequestGate::Worker* t_worker = nullptr;
 
 // Waits for a slot at the gate. Cancellation is off meanwhile: libfuse cancels its workers
 // at exit, and a cancel cannot unwind through a condition variable's wait (it would end the
-// process). The gate opens once the session has ended (its monitor asks, main.cc), and every
-// worker goes on to read(), where the cancel takes it; the timeout here is a second guard.
+// process). The gate's monitor opens it once the session has ended (main.cc), and every
+// worker goes on to read(), where the cancel takes it.
 void PassGate() {
   if (!t_worker) t_worker = g_gate->Join();
   int old = 0;
   pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
-  while (!g_gate->Next(t_worker, std::chrono::seconds(10)))
-    if (fuse_session_exited(g_session)) g_gate->Open();
+  while (!g_gate->Next(t_worker, std::chrono::seconds(10))) {
+  }
   pthread_setcancelstate(old, nullptr);
 }
 
@@ -156,8 +155,7 @@ bool InstallReplyHook(fuse_session* se, Passthrough* pt) {
   return true;
 }
 
-void SetRequestGate(fuse_session* se, RequestGate* gate) {
-  g_session = se;
+void SetRequestGate(RequestGate* gate) {
   g_gate = g_installed.load() ? gate : nullptr;
 }
 

@@ -31,8 +31,9 @@ bool InstallReplyHook(fuse_session* se, Passthrough* pt);
 void MarkInitReply();
 void SetIoUringWanted(bool wanted);  // before the loop starts
 // Before the loop starts (after InstallReplyHook, which it needs): every worker passes
-// `gate` before it reads a request from /dev/fuse; `gate` outlives the loop.
-void SetRequestGate(fuse_session* se, RequestGate* gate);
+// `gate` before it reads a request from /dev/fuse; `gate` outlives the loop and is built
+// with an `ended` check on the session, which is what lets parked workers go at exit.
+void SetRequestGate(RequestGate* gate);
 // fuse_reply_open(), asking the kernel for parallel direct writes when `parallel` is set and
 // direct_io is on, and for passthrough to `backing_id` when it is > 0.
 int ReplyOpen(fuse_req_t req, fuse_file_info* fi, bool parallel, int backing_id = 0);
