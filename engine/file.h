@@ -3,6 +3,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -21,6 +22,13 @@ class File {
   virtual Status ReadAt(uint64_t off, size_t len, void* buf) = 0;
   // Writes exactly `len` bytes at `off` (retrying short writes), or fails.
   virtual Status WriteAt(uint64_t off, size_t len, const void* buf) = 0;
+  // Writes `n` buffers to consecutive bytes from `off`, as one request where it can. A long
+  // run whose offset, lengths and buffers are kDirectAlign-aligned may bypass the page cache
+  // (O_DIRECT): the copier's COW data is written once and read back rarely, and its fresh
+  // page-cache pages cost more CPU than the copy itself on some virtual machines (bench/README).
+  // Durable only after Sync, as WriteAt. This default writes each buffer with WriteAt.
+  virtual Status WriteRunAt(uint64_t off, const struct iovec* iov, int n);
+  static constexpr size_t kDirectAlign = 4096;
   // Makes every completed write durable (fdatasync).
   virtual Status Sync() = 0;
   virtual Status Size(uint64_t* size) = 0;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "engine/copy_buffer.h"
 #include "engine/deferred_writes.h"
 #include "engine/snapshot.h"
 #include "engine/write_journal.h"
@@ -20,7 +21,10 @@ Origin::~Origin() = default;
 void Origin::EnableDeferral(std::unique_ptr<WriteJournal> journal) {
   deferred_ = std::make_unique<DeferredWrites>(
       file_.get(), &throttle_, std::move(journal),
-      [this](std::vector<CopyJob>& jobs) { (void)RunCopies(jobs, CopyFor::kAcknowledged); });
+      // The copier's buffer lives as long as the copier: its pages are faulted in once.
+      [this, buffer = std::make_shared<CopyBuffer>()](std::vector<CopyJob>& jobs) {
+        (void)RunCopies(jobs, CopyFor::kAcknowledged, buffer.get());
+      });
 }
 
 void Origin::ApplyDeferred() {

@@ -21,6 +21,7 @@ class Snapshot;
 class DeferredWrites;
 class WriteJournal;
 struct CopyJob;
+class CopyBuffer;
 
 class Origin {
  public:
@@ -102,7 +103,7 @@ class Origin {
   // deferred writes' copier, for writes already acknowledged (an origin read error
   // invalidates the snapshot, and the write goes on, as in dm-snapshot).
   enum class CopyFor { kWriter, kAcknowledged };
-  Status RunCopies(std::vector<CopyJob>& jobs, CopyFor who);
+  Status RunCopies(std::vector<CopyJob>& jobs, CopyFor who, CopyBuffer* buffer);
   Status SyncFiles();
 
   // Constant after construction.

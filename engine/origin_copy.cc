@@ -3,8 +3,10 @@
 // snapshot read of c is still reading the origin.
 #include <algorithm>
 #include <cerrno>
+#include <utility>
 #include <vector>
 
+#include "engine/copy_buffer.h"
 #include "engine/copy_job.h"
 #include "engine/crash_point.h"
 #include "engine/deferred_writes.h"
@@ -68,28 +70,115 @@ bool Origin::NeedsCopy(const SnapshotList& list, uint64_t off, uint64_t len) {
   return needs;
 }
 
+namespace {
+
+// The origin data one round of RunCopies holds at once (at least one extent or piece).
+constexpr size_t kCopyWindow = 4 << 20;
+
+// One extent of the origin (a whole chunk, or a piece of a large one) and the jobs that
+// need it: jobs[first, end) share its offset and chunk size.
+struct CopyExtent {
+  size_t first, end;
+  uint64_t piece;  // offset of the piece within the chunk
+  size_t len;
+  uint8_t* data;  // in the round's buffer
+};
+
+// One extent's bytes for one job's store.
+struct CowWrite {
+  File* cow;
+  uint64_t off;
+  uint8_t* data;
+  size_t len;
+  size_t job;
+};
+
+void FailCopy(CopyJob& job, const Status& why) {
+  job.snap->Fail(why, false);
+  AbandonCopy(job, why);
+  job.pe = nullptr;
+}
+
+// Writes `writes` to their stores, each run of consecutive bytes of one store as one request
+// (File::WriteRunAt): the copier's batches allocate consecutive COW chunks, so a batch of 64
+// first writes goes out as one 1 MiB write per store instead of 64. A failed run fails the
+// snapshots of its jobs; the writes of jobs already failed are skipped.
+void WriteCopies(std::vector<CowWrite>& writes, std::vector<CopyJob>& jobs) {
+  std::sort(writes.begin(), writes.end(), [](const CowWrite& a, const CowWrite& b) {
+    return std::make_pair(a.cow, a.off) < std::make_pair(b.cow, b.off);
+  });
+  std::vector<struct iovec> iov;
+  std::vector<size_t> run_jobs;
+  for (size_t i = 0; i < writes.size();) {
+    if (jobs[writes[i].job].pe == nullptr) {
+      ++i;
+      continue;
+    }
+    File* cow = writes[i].cow;
+    const uint64_t off = writes[i].off;
+    uint64_t next = off;
+    iov.clear();
+    run_jobs.clear();
+    for (; i < writes.size() && writes[i].cow == cow && writes[i].off == next &&
+           jobs[writes[i].job].pe != nullptr;
+         ++i) {
+      iov.push_back({writes[i].data, writes[i].len});
+      run_jobs.push_back(writes[i].job);
+      next += writes[i].len;
+    }
+    Status w = cow->WriteRunAt(off, iov.data(), static_cast<int>(iov.size()));
+    CrashPoint("cow-data-written");
+    if (!w.ok())
+      for (size_t k : run_jobs)
+        if (jobs[k].pe) FailCopy(jobs[k], w);
+  }
+}
+
+}  // namespace
+
 // Copies the jobs' chunks from the origin into their stores, jobs with the same extent
 // sharing one read of the origin, and commits them. Errors reading the origin are returned
 // (for a writer: its write fails, no snapshot changes; after the acknowledgement they fail
-// the snapshots); store errors fail that snapshot only.
-Status Origin::RunCopies(std::vector<CopyJob>& jobs, CopyFor who) {
+// the snapshots); store errors fail that snapshot only. The origin data goes through
+// `buffer`, one round of up to kCopyWindow bytes at a time.
+Status Origin::RunCopies(std::vector<CopyJob>& jobs, CopyFor who, CopyBuffer* buffer) {
   std::sort(jobs.begin(), jobs.end(), [](const CopyJob& a, const CopyJob& b) {
     return std::make_pair(a.byte_offset(), a.snap->chunk_bytes()) <
            std::make_pair(b.byte_offset(), b.snap->chunk_bytes());
   });
   Status result;
-  std::vector<uint8_t> buf;
-  for (size_t i = 0; i < jobs.size();) {
-    size_t j = i;
-    const uint64_t off = jobs[i].byte_offset();
-    const uint32_t cs = jobs[i].snap->chunk_bytes();
-    while (j < jobs.size() && jobs[j].byte_offset() == off && jobs[j].snap->chunk_bytes() == cs)
-      ++j;
-    for (uint64_t piece = 0; piece < cs; piece += kCopyPiece) {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(kCopyPiece, cs - piece));
-      buf.resize(n);
-      Status s = file_->ReadAt(off + piece, n, buf.data());
-      for (size_t k = i; k < j; ++k) {
+  std::vector<CopyExtent> extents;
+  std::vector<CowWrite> writes;
+  size_t next = 0;      // the first job of the next round's first extent
+  uint64_t piece = 0;   // and where in its chunk that extent starts
+  while (next < jobs.size()) {
+    extents.clear();
+    size_t bytes = 0;
+    while (next < jobs.size()) {
+      const uint64_t off = jobs[next].byte_offset();
+      const uint32_t cs = jobs[next].snap->chunk_bytes();
+      size_t end = next;
+      while (end < jobs.size() && jobs[end].byte_offset() == off &&
+             jobs[end].snap->chunk_bytes() == cs)
+        ++end;
+      const size_t len = static_cast<size_t>(std::min<uint64_t>(kCopyPiece, cs - piece));
+      if (!extents.empty() && bytes + len > kCopyWindow) break;
+      extents.push_back(CopyExtent{next, end, piece, len, nullptr});
+      bytes += len;
+      piece += len;
+      if (piece == cs) {
+        next = end;
+        piece = 0;
+      }
+    }
+    uint8_t* mem = buffer->Get(bytes);
+    writes.clear();
+    for (CopyExtent& x : extents) {
+      x.data = mem;
+      Status s = mem ? file_->ReadAt(jobs[x.first].byte_offset() + x.piece, x.len, x.data)
+                     : Status::Error(ENOMEM, "no memory to copy a chunk for the snapshots");
+      if (mem) mem += x.len;
+      for (size_t k = x.first; k < x.end; ++k) {
         CopyJob& job = jobs[k];
         if (job.pe == nullptr) continue;  // already failed
         if (!s.ok()) {
@@ -104,26 +193,22 @@ Status Origin::RunCopies(std::vector<CopyJob>& jobs, CopyFor who) {
         if (!job.prepared) {
           Status p = job.snap->store().Prepare(&job.e);
           if (!p.ok()) {
-            job.snap->Fail(p, false);
-            AbandonCopy(job, p);
-            job.pe = nullptr;
+            FailCopy(job, p);
             continue;
           }
           job.prepared = true;
         }
-        Status w = job.snap->store().cow().WriteAt(job.e.new_chunk * cs + piece, n, buf.data());
-        CrashPoint("cow-data-written");
-        if (!w.ok()) {
-          job.snap->Fail(w, false);
-          AbandonCopy(job, w);
-          job.pe = nullptr;
-        }
+        writes.push_back(CowWrite{&job.snap->store().cow(),
+                                  job.e.new_chunk * job.snap->chunk_bytes() + x.piece, x.data,
+                                  x.len, k});
       }
       if (!s.ok()) result = s;
     }
-    for (size_t k = i; k < j; ++k)
-      if (jobs[k].pe) jobs[k].pe->MarkBinding();
-    i = j;
+    WriteCopies(writes, jobs);
+    for (const CopyExtent& x : extents)
+      if (x.piece + x.len == jobs[x.first].snap->chunk_bytes())  // the chunk's last piece
+        for (size_t k = x.first; k < x.end; ++k)
+          if (jobs[k].pe) jobs[k].pe->MarkBinding();
   }
   // Queue every store's commits first, then run the committers that are not running yet:
   // side by side on the pool, the last one here. A committer covers whatever every writer
@@ -210,7 +295,8 @@ Status Origin::Preserve(uint64_t off, uint64_t len, const void* data, bool* defe
     }
     owned = std::move(w.jobs);  // refused: the copies are ours again
   }
-  Status result = RunCopies(owned, CopyFor::kWriter);
+  CopyBuffer buffer;
+  Status result = RunCopies(owned, CopyFor::kWriter, &buffer);
   for (auto& job : owned)
     if (job.pe) {
       Status s = job.pe->Wait();
