@@ -3,6 +3,7 @@
 // snapshot read of c is still reading the origin.
 #include <algorithm>
 #include <cerrno>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -105,7 +106,8 @@ void FailCopy(CopyJob& job, const Status& why) {
 // snapshots of its jobs; the writes of jobs already failed are skipped.
 void WriteCopies(std::vector<CowWrite>& writes, std::vector<CopyJob>& jobs) {
   std::sort(writes.begin(), writes.end(), [](const CowWrite& a, const CowWrite& b) {
-    return std::make_pair(a.cow, a.off) < std::make_pair(b.cow, b.off);
+    if (a.cow != b.cow) return std::less<File*>()(a.cow, b.cow);  // any order of stores
+    return a.off < b.off;
   });
   std::vector<struct iovec> iov;
   std::vector<size_t> run_jobs;
