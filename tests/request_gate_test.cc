@@ -98,7 +98,10 @@ TEST_CASE("request gate: no more than `active` workers through while none is stu
 
 TEST_CASE("request gate: workers stuck on a request let others through, and the limit comes "
           "back once they finish") {
-  RequestGate gate(2, 6, 2ms);
+  // A stall time far above a scheduling delay: with 2 ms, a worker merely preempted while
+  // through (tsan, a loaded 2-CPU machine) counted as stuck and let a third through, and the
+  // last check failed (2026-12-07).
+  RequestGate gate(2, 6, 50ms);
   Fleet f(&gate);
   f.block.store(true);
   f.Start(6);
