@@ -44,12 +44,14 @@ DeferredWrites::~DeferredWrites() {
 
 bool DeferredWrites::Defer(DeferredWrite& w) {
   bool copies = false;
+  const MappedRegion* region = nullptr;
+  uint64_t prefault_off = 0, prefault_len = 0;
   {
     MutexLock l(&mu_);
     if (stopping_ || syncing_ > 0 || broken_ ||
-        queued_bytes_ + w.data.size() > kMaxQueuedBytes)
+        queued_bytes_ + w.len > kMaxQueuedBytes)
       return false;
-    Status s = journal_->Append(w.off, w.data.size(), w.data.data(), &w.journal_pos);
+    Status s = journal_->Append(w.off, w.len, w.data, &w.journal_pos);
     if (!s.ok()) {
       // Full: the writers wait for their copies until the queue drains and the journal is
       // reset. Anything else is worth one line (once); each write still tries the journal.
@@ -61,11 +63,16 @@ bool DeferredWrites::Defer(DeferredWrite& w) {
       return false;
     }
     CrashPoint("journal-appended");
+    if (const uint8_t* kept = journal_->RecordData(w.journal_pos))
+      w.data = kept;
+    else
+      w.owned.assign(w.data, w.data + w.len);
     auto q = std::make_shared<DeferredWrite>(std::move(w));
+    if (!q->owned.empty()) q->data = q->owned.data();
     q->seq = next_seq_++;
-    by_offset_.emplace(q->off, Range{q->data.size(), q->seq});
-    longest_ = std::max<uint64_t>(longest_, q->data.size());
-    queued_bytes_ += q->data.size();
+    by_offset_.emplace(q->off, Range{q->len, q->seq});
+    longest_ = std::max<uint64_t>(longest_, q->len);
+    queued_bytes_ += q->len;
     if (!q->jobs.empty()) {
       // Before the copier can take them: a write joining one of these copies may now be
       // deferred too, as their origin read errors invalidate the snapshot.
@@ -75,6 +82,7 @@ bool DeferredWrites::Defer(DeferredWrite& w) {
     }
     queue_.push_back(std::move(q));
     queued_count_.store(by_offset_.size(), std::memory_order_release);
+    if (!journal_->NextPrefault(&region, &prefault_off, &prefault_len)) region = nullptr;
   }
   // Woken after mu_ is released: woken under it, the copier or applier (on the other CPU)
   // would find mu_ held and sleep again on it, one more futex round trip per write. Both
@@ -82,6 +90,9 @@ bool DeferredWrites::Defer(DeferredWrite& w) {
   // wake-up is lost.
   if (copies) copy_work_.Signal();
   work_.Signal();
+  // One writer in some 200 pays for the pages the next ones store their records into, with
+  // no lock held; the mapping lives as long as the journal.
+  if (region) region->Populate(prefault_off, prefault_len);
   return true;
 }
 
@@ -232,17 +243,17 @@ void DeferredWrites::Loop() {
       snap->table().WaitForTrackedReads(c);
     }
     CrashPoint("deferred-before-apply");
-    Status s = origin_->WriteAt(w->off, w->data.size(), w->data.data());
+    Status s = origin_->WriteAt(w->off, w->len, w->data);
     CrashPoint("deferred-applied");
     if (w->throttled > 0) throttle_->Finished(w->throttled);
 
     MutexLock l(&mu_);
     const Status marked = s.ok() ? journal_->MarkWritten(w->journal_pos) : s;
     queue_.pop_front();
-    queued_bytes_ -= w->data.size();
+    queued_bytes_ -= w->len;
     if (!s.ok()) {
       Log(LogLevel::kError, fmt::format("origin write of {} bytes at {} after its "
-                                        "acknowledgement: {}", w->data.size(), w->off,
+                                        "acknowledgement: {}", w->len, w->off,
                                         s.message()));
       if (apply_error_.ok()) apply_error_ = s;
     }

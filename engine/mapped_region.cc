@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace snapcow {
@@ -18,6 +20,15 @@ Status MappedRegion::Map(File& file, size_t bytes, std::unique_ptr<MappedRegion>
   if (p == MAP_FAILED) return Status::FromErrno(errno, "map " + file.name());
   out->reset(new MappedRegion(static_cast<uint8_t*>(p), bytes));
   return Status::OK();
+}
+
+bool MappedRegion::Populate(size_t off, size_t len) const {
+  if (populate_refused_.load(std::memory_order_relaxed) || off >= size_) return false;
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t from = off / page * page, to = std::min(size_, off + len);
+  if (::madvise(data_ + from, to - from, MADV_POPULATE_WRITE) == 0) return true;
+  populate_refused_.store(true, std::memory_order_relaxed);
+  return false;
 }
 
 MappedRegion::~MappedRegion() { ::munmap(data_, size_); }

@@ -285,7 +285,8 @@ Status Origin::Preserve(uint64_t off, uint64_t len, const void* data, bool* defe
   if (may_defer) {
     DeferredWrite w;
     w.off = off;
-    w.data.assign(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + len);
+    w.len = len;
+    w.data = static_cast<const uint8_t*>(data);  // Defer copies it into the journal
     for (auto& job : owned) w.copies.push_back(job.pe);
     for (auto& [snap, pe] : joined) w.copies.push_back(pe);
     w.chunks = touched;

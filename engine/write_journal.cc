@@ -131,6 +131,23 @@ Status WriteJournal::Append(uint64_t off, size_t len, const void* data, uint64_t
   return Status::OK();
 }
 
+const uint8_t* WriteJournal::RecordData(uint64_t pos) const {
+  return map_ ? map_->data() + pos + kRecordHeader : nullptr;
+}
+
+bool WriteJournal::NextPrefault(const MappedRegion** region, uint64_t* off, uint64_t* len) {
+  const uint64_t limit = kRecordsStart + capacity_;
+  if (!map_ || end_ + kPrefaultBytes / 2 < prefaulted_ || prefaulted_ >= limit) return false;
+  // Records may have run past the last stretch (it was being populated): go on from them.
+  const uint64_t from = std::max(prefaulted_, end_);
+  if (from >= limit) return false;
+  *region = map_.get();
+  *off = from;
+  *len = std::min(kPrefaultBytes, limit - from);
+  prefaulted_ = from + *len;
+  return true;
+}
+
 Status WriteJournal::MarkWritten(uint64_t pos) {
   uint8_t state[4];
   Put32(state, kStateWritten);
@@ -161,6 +178,7 @@ Status WriteJournal::Reset(bool durable) {
   header_synced_ = false;
   next_sequence_ = 1;
   end_ = kRecordsStart;
+  prefaulted_ = kRecordsStart;
   if (!map_tried_) {
     // After the old records are gone (above): the allocation reads as zeros. Where it cannot
     // be had, records are written with write(2), as before.

@@ -3,6 +3,7 @@
 // journalled, origin.img changes only once the copies are durable, origin I/O that overlaps
 // a queued write waits for it, and a power cut or a killed daemon loses no snapshot data.
 #include <catch2/catch.hpp>
+#include <fcntl.h>
 
 #include <algorithm>
 #include <chrono>
@@ -21,6 +22,7 @@
 #include "tests/block_tags.h"
 #include "tests/byte_diff.h"
 #include "tests/engine_rig.h"
+#include "tests/temp_dir.h"
 
 using namespace snapcow;
 using namespace snapcow::test;
@@ -132,9 +134,10 @@ struct Deferred {
     REQUIRE(r.origin->Write(0, kSize, old.data()).ok());  // no snapshot yet: written through
     REQUIRE(r.origin->Sync().ok());
   }
-  // Hooks on origin_file must be set before: the applier thread starts here.
-  void Start() {
-    auto j = OpenJournal(&journal);
+  // Hooks on origin_file must be set before: the applier thread starts here. The journal is
+  // `journal` unless one is given (a mapped one, over a real file).
+  void Start(std::unique_ptr<WriteJournal> j = nullptr) {
+    if (!j) j = OpenJournal(&journal);
     REQUIRE(j->Reset(true).ok());
     r.origin->EnableDeferral(std::move(j));
     snap = r.Add(1);
@@ -297,6 +300,42 @@ TEST_CASE("deferred: a first write returns before its copy commits, and reads wa
   r.origin->ApplyDeferred();
   CHECK(RecordAt(d.journal, WriteJournal::kRecordsStart).state == 2);
   CHECK_FALSE(d.cow_gate.timed_out());
+}
+
+TEST_CASE("deferred: with a mapped journal the origin gets the journalled bytes, not the "
+          "writer's buffer as it is later") {
+  // The applier writes a deferred write from its record in the journal's mapping: the writer
+  // (a FUSE thread) reuses its buffer as soon as the write is acknowledged.
+  TempDir dir;
+  std::unique_ptr<File> f;
+  Status st = OpenPosixFile(dir.path + "/journal", O_RDWR | O_CREAT, 0600, &f);
+  INFO(st.message());
+  REQUIRE(st.ok());
+  std::unique_ptr<WriteJournal> j;
+  REQUIRE(WriteJournal::Open(std::move(f), WriteJournal::kDefaultCapacity, &j).ok());
+  Deferred d;
+  d.Start(std::move(j));
+  EngineRig& r = d.r;
+
+  d.cow_gate.Close();
+  std::vector<uint8_t> want = Old(0, kSize);
+  std::vector<uint8_t> buf(4096);
+  for (uint64_t i = 0; i < 8; ++i) {
+    const uint64_t off = i * kChunk + 512 * i;  // 512-aligned: records of many sizes of pad
+    const auto neu = Pattern(buf.size(), static_cast<uint8_t>(0x40 + i));
+    std::copy(neu.begin(), neu.end(), buf.begin());
+    d.Write(off, buf);
+    std::fill(buf.begin(), buf.end(), 0xee);  // the writer reuses its buffer
+    std::copy(neu.begin(), neu.end(), want.begin() + static_cast<ptrdiff_t>(off));
+  }
+  // All eight are queued behind the held commit: origin.img still has the old bytes.
+  CHECK_FALSE(d.cow_gate.timed_out());
+  CHECK(Diff(r.origin_file->Contents(), Old(0, kSize)) == "");
+  d.cow_gate.Open();
+  r.origin->ApplyDeferred();
+  CHECK(Diff(r.origin_file->Contents(), want) == "");
+  CHECK(Diff(r.ReadOrigin(0, kSize), want) == "");
+  CHECK(Diff(r.ReadSnap(*d.snap, 0, kSize), Old(0, kSize)) == "");
 }
 
 TEST_CASE("deferred: a write whose fsync follows waits for its copy and skips the journal") {
