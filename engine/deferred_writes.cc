@@ -63,12 +63,13 @@ bool DeferredWrites::Defer(DeferredWrite& w) {
       return false;
     }
     CrashPoint("journal-appended");
-    if (const uint8_t* kept = journal_->RecordData(w.journal_pos))
-      w.data = kept;
-    else
-      w.owned.assign(w.data, w.data + w.len);
     auto q = std::make_shared<DeferredWrite>(std::move(w));
-    if (!q->owned.empty()) q->data = q->owned.data();
+    if (const uint8_t* kept = journal_->RecordData(q->journal_pos)) {
+      q->data = kept;
+    } else {
+      q->owned.assign(q->data, q->data + q->len);
+      q->data = q->owned.data();
+    }
     q->seq = next_seq_++;
     by_offset_.emplace(q->off, Range{q->len, q->seq});
     longest_ = std::max<uint64_t>(longest_, q->len);
@@ -82,7 +83,7 @@ bool DeferredWrites::Defer(DeferredWrite& w) {
     }
     queue_.push_back(std::move(q));
     queued_count_.store(by_offset_.size(), std::memory_order_release);
-    if (!journal_->NextPrefault(&region, &prefault_off, &prefault_len)) region = nullptr;
+    (void)journal_->NextPrefault(&region, &prefault_off, &prefault_len);  // sets region if due
   }
   // Woken after mu_ is released: woken under it, the copier or applier (on the other CPU)
   // would find mu_ held and sleep again on it, one more futex round trip per write. Both

@@ -137,7 +137,7 @@ const uint8_t* WriteJournal::RecordData(uint64_t pos) const {
 
 bool WriteJournal::NextPrefault(const MappedRegion** region, uint64_t* off, uint64_t* len) {
   const uint64_t limit = kRecordsStart + capacity_;
-  if (!map_ || end_ + kPrefaultBytes / 2 < prefaulted_ || prefaulted_ >= limit) return false;
+  if (!map_ || end_ + kPrefaultBytes / 2 < prefaulted_) return false;
   // Records may have run past the last stretch (it was being populated): go on from them.
   const uint64_t from = std::max(prefaulted_, end_);
   if (from >= limit) return false;
