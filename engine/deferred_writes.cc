@@ -12,10 +12,9 @@
 
 namespace snapcow {
 
-DeferredWrites::DeferredWrites(File* origin, Throttle* throttle,
-                               std::unique_ptr<WriteJournal> journal, CopyFn copy)
+DeferredWrites::DeferredWrites(File* origin, std::unique_ptr<WriteJournal> journal,
+                               CopyFn copy)
     : origin_(origin),
-      throttle_(throttle),
       journal_file_(&journal->file()),
       copy_(std::move(copy)),
       journal_(std::move(journal)) {
@@ -246,7 +245,6 @@ void DeferredWrites::Loop() {
     CrashPoint("deferred-before-apply");
     Status s = origin_->WriteAt(w->off, w->len, w->data);
     CrashPoint("deferred-applied");
-    if (w->throttled > 0) throttle_->Finished(w->throttled);
 
     MutexLock l(&mu_);
     const Status marked = s.ok() ? journal_->MarkWritten(w->journal_pos) : s;

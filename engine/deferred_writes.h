@@ -22,7 +22,6 @@
 #include "engine/pending_exception.h"
 #include "engine/snapshot.h"
 #include "engine/status.h"
-#include "engine/throttle.h"
 #include "engine/write_journal.h"
 
 namespace snapcow {
@@ -47,7 +46,6 @@ struct DeferredWrite {
   // `copies`). An origin read error on one of them invalidates its snapshot: the write is
   // acknowledged and goes on (as dm-snapshot does for every copy).
   std::vector<CopyJob> jobs;
-  uint32_t throttled = 0;  // copies to report finished to the throttle once applied
   uint64_t journal_pos = 0;
   uint64_t seq = 0;  // its place in the queue (Defer sets it)
 };
@@ -65,8 +63,7 @@ class DeferredWrites {
   static constexpr size_t kCopyBatch = 64;
 
   // `journal` has been replayed and reset.
-  DeferredWrites(File* origin, Throttle* throttle, std::unique_ptr<WriteJournal> journal,
-                 CopyFn copy);
+  DeferredWrites(File* origin, std::unique_ptr<WriteJournal> journal, CopyFn copy);
   ~DeferredWrites();  // copies and applies everything queued, then stops
   DeferredWrites(const DeferredWrites&) = delete;
   DeferredWrites& operator=(const DeferredWrites&) = delete;
@@ -102,7 +99,6 @@ class DeferredWrites {
   void ForgetFailedLocked() REQUIRES(mu_);
 
   File* const origin_;
-  Throttle* const throttle_;
   File* const journal_file_;  // journal_'s file, synced by Sync beside the origin
   const CopyFn copy_;
 

@@ -20,7 +20,7 @@ Origin::~Origin() = default;
 
 void Origin::EnableDeferral(std::unique_ptr<WriteJournal> journal) {
   deferred_ = std::make_unique<DeferredWrites>(
-      file_.get(), &throttle_, std::move(journal),
+      file_.get(), std::move(journal),
       // The copier's buffer lives as long as the copier: its pages are faulted in once.
       [this, buffer = std::make_shared<CopyBuffer>()](std::vector<CopyJob>& jobs) {
         (void)RunCopies(jobs, CopyFor::kAcknowledged, buffer.get());

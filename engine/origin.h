@@ -103,6 +103,8 @@ class Origin {
   // deferred writes' copier, for writes already acknowledged (an origin read error
   // invalidates the snapshot, and the write goes on, as in dm-snapshot).
   enum class CopyFor { kWriter, kAcknowledged };
+  // Each of `jobs` was counted in throttle_ by Preserve; RunCopies ends the count once the
+  // copies' data is written, before their commits.
   Status RunCopies(std::vector<CopyJob>& jobs, CopyFor who, CopyBuffer* buffer);
   Status SyncFiles();
 

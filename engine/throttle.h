@@ -1,4 +1,6 @@
-// Throttle: at most N chunk copies in flight (seed 003, dm's cow_threshold).
+// Throttle: at most N chunk copies in flight (seed 003, dm's cow_threshold). As in dm, a copy
+// is in flight from its start until its data is in the COW store (Origin::RunCopies ends it);
+// the commit after that is not counted.
 // A writer waits for room holding no lock at all; writes that need no copy never call it.
 #pragma once
 

@@ -129,7 +129,7 @@ std::vector<std::pair<uint64_t, std::vector<uint8_t>>> Replayed(FaultFile* f) {
 // An Origin over EngineRig's files whose first writes are deferred; snapshot 1's COW syncs
 // (its commits) pass cow_gate.
 struct Deferred {
-  Deferred() : r(kSize) {
+  explicit Deferred(uint32_t cow_threshold = kDefaultCowThreshold) : r(kSize, cow_threshold) {
     auto old = Old(0, kSize);
     REQUIRE(r.origin->Write(0, kSize, old.data()).ok());  // no snapshot yet: written through
     REQUIRE(r.origin->Sync().ok());
@@ -1060,6 +1060,37 @@ TEST_CASE("deferred: a first write returns before its copy is made, and so does 
   std::vector<uint8_t> got(kChunk);
   REQUIRE(r.origin->ReadSnapshot(*after_power_cut, 0, kChunk, got.data()).ok());
   CHECK(Diff(got, Old(0, kChunk)) == "");
+}
+
+// Seed 003: dm ends a copy's count in kcopyd's callback, once the data is in the COW and
+// before the commit. A deferred write's copy used to stay counted until its origin write, so
+// with a threshold of 1 the second first write below waited for the first one's commit.
+TEST_CASE("deferred: a copy leaves the throttle once its data is in the store, not its commit") {
+  Deferred d(/*cow_threshold=*/1);
+  d.Start();
+  EngineRig& r = d.r;
+  const auto a_data = Pattern(4096, 0xa7), b_data = Pattern(4096, 0xb7);
+
+  d.cow_gate.Close();  // the commits of snapshot 1
+  d.Write(0, a_data);
+  REQUIRE(d.cow_gate.WaitHeld(1));  // A's copy is written, its commit held
+  CHECK(r.origin->throttle().in_flight() == 0);
+  // B needs a copy of another chunk: it may start one, and is acknowledged with A's commit
+  // still held.
+  Background b(d, [&] { return r.origin->Write(2 * kChunk, b_data.size(), b_data.data()); });
+  CHECK(b.ReturnsWithin(kLimit / 2));
+  CHECK_FALSE(d.cow_gate.timed_out());
+  CHECK(b.Get().ok());
+  // Neither has reached origin.img: no commit is durable yet.
+  CHECK(Diff(r.origin_file->Contents(), Old(0, kSize)) == "");
+
+  d.cow_gate.Open();
+  r.origin->ApplyDeferred();
+  CHECK(r.origin->throttle().in_flight() == 0);
+  CHECK(Diff(r.ReadOrigin(0, 4096), a_data) == "");
+  CHECK(Diff(r.ReadOrigin(2 * kChunk, 4096), b_data) == "");
+  CHECK(Diff(r.ReadSnap(*d.snap, 0, kSize), Old(0, kSize)) == "");
+  CHECK(d.snap->valid());
 }
 
 TEST_CASE("deferred: an origin read error on an acknowledged write's copy invalidates the "
