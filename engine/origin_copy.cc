@@ -212,13 +212,12 @@ Status Origin::RunCopies(std::vector<CopyJob>& jobs, CopyFor who, CopyBuffer* bu
         for (size_t k = x.first; k < x.end; ++k)
           if (jobs[k].pe) jobs[k].pe->MarkBinding();
   }
-  // Every job was started against the throttle (Preserve), and a copy is in flight until
-  // its data is in the store or has failed: dm ends it in kcopyd's callback, before the
-  // commit (seed 003). Held until the origin write, as it was, a deferred write's copy
-  // stayed counted through the copier's and the commit's queues and the applier's, so 2,048
-  // of them filled the throttle at libaio QD16 with most of them copied and committed long
-  // before: writers slept on it while the disk flushed (2026-12-07). What bounds the writes
-  // waiting behind their commits is the journal (and DeferredWrites::kMaxQueuedBytes).
+  // Every job was started against the throttle (Preserve). A copy is in flight until its
+  // data is in the store or has failed; dm ends the count in kcopyd's callback, before the
+  // commit (seed 003). Counted until the origin write instead, 2,048 deferred copies, most
+  // of them long committed, filled the throttle at libaio QD16 and writers slept on it
+  // while the disk flushed (2026-12-07). Writes waiting for their commits are bounded by the
+  // journal and DeferredWrites::kMaxQueuedBytes.
   if (!jobs.empty()) throttle_.Finished(static_cast<uint32_t>(jobs.size()));
   // Queue every store's commits first, then run the committers that are not running yet:
   // side by side on the pool, the last one here. A committer covers whatever every writer
