@@ -72,6 +72,8 @@ class DeferredWrites {
   // acknowledged now. False (journal full or failing, too much queued, a sync draining)
   // leaves `w` to the caller, its jobs not run.
   bool Defer(DeferredWrite& w) EXCLUDES(mu_);
+  // No write is queued: the copier and the applier have nothing to do. A hint, unlocked.
+  bool Idle() const { return queued_count_.load(std::memory_order_relaxed) == 0; }
   // Waits until no queued write overlaps [off, off+len).
   void WaitOverlapping(uint64_t off, uint64_t len) EXCLUDES(mu_);
   // Waits until the queue is empty (new writes may still come).

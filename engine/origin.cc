@@ -102,6 +102,8 @@ Status Origin::CopyBeforeWrite(uint64_t off, uint64_t len) {
   return Preserve(off, len, nullptr, &deferred);
 }
 
+bool Origin::BackgroundIdle() const { return !deferred_ || deferred_->Idle(); }
+
 Status Origin::Sync() {
   return deferred_ ? deferred_->Sync([this] { return SyncFiles(); }, true) : SyncFiles();
 }

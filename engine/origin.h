@@ -55,6 +55,10 @@ class Origin {
   Status CopyBeforeWrite(uint64_t off, uint64_t len) EXCLUDES(write_gate_);
   // Makes the origin and every snapshot store durable.
   Status Sync();
+  // No acknowledged write is still to be copied or applied (so no engine thread has work
+  // queued). A hint, unlocked, for a caller that would spend idle CPU (the daemon's workers
+  // look for their next request only while it holds).
+  bool BackgroundIdle() const;
   // Makes what was written to the origin durable (snapshot create). Needs a Quiesce held.
   Status SyncOrigin() REQUIRES(write_gate_);
 

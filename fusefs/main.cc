@@ -182,6 +182,11 @@ int Run(const Options& opt) {
   RequestGate gate(opt.active_threads, opt.threads, std::chrono::milliseconds(2),
                    [se] { return fuse_session_exited(se) != 0; });
   SetRequestGate(&gate);
+  // Only reads through the hook may meet a non-blocking /dev/fuse (libfuse's own would spin).
+  RequestPoll poll(fuse_session_fd(se),
+                   std::chrono::microseconds(ReplyHookInstalled() ? opt.poll_us : 0),
+                   [&fs] { return fs.dir->origin().BackgroundIdle(); });
+  SetRequestPoll(&poll);
   fuse_loop_config* cfg = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(cfg, opt.threads);
   fuse_loop_cfg_set_idle_threads(cfg, opt.threads);
@@ -210,8 +215,9 @@ int Run(const Options& opt) {
   }
   close(fs.imagedir_fd);
   LogInfo(fmt::format("stopped serving {} ({} opens with parallel direct writes, {} with "
-                      "passthrough{})",
+                      "passthrough, {} of {} looks for the next request found one{})",
                       imagedir, ReplyHookHits(), fs.passthrough.passthrough_opens(),
+                      poll.found(), poll.found() + poll.missed(),
                       opt.io_uring ? fmt::format(", {} requests through io_uring", ring_requests)
                                    : std::string()));
   return rc;

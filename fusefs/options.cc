@@ -17,6 +17,8 @@ namespace {
 
 constexpr unsigned kMinThreads = 1;
 constexpr unsigned kMaxThreads = 1024;
+// A worker looking longer than a millisecond burns more CPU than any wake-up costs.
+constexpr unsigned kMaxPollUs = 1000;
 
 po::options_description Visible() {
   po::options_description d("Options");
@@ -32,6 +34,9 @@ po::options_description Visible() {
       ("active-threads", po::value<unsigned>()->default_value(0),
        "workers taking requests at once, more while some are blocked (0: one per CPU, "
        "at least 2, at most --threads)")
+      ("poll-us", po::value<unsigned>()->default_value(50),
+       "after a reply, a worker looks for the next request for up to this many microseconds "
+       "before it sleeps, while no other request is in flight (0: never)")
       ("cow-threshold", po::value<uint32_t>()->default_value(kDefaultCowThreshold),
        "most chunk copies in flight at once")
       ("read-passthrough",
@@ -70,7 +75,7 @@ void Split(const std::string& s, std::vector<std::string>* out) {
 std::string Usage() {
   std::ostringstream out;
   out << "usage: snapcowfs [-f] [-d] [-o OPT,...] [--threads N] [--active-threads N]\n"
-         "                 [--cow-threshold N] [--read-passthrough] [--no-write-journal]\n"
+         "                 [--poll-us N] [--cow-threshold N] [--read-passthrough] [--no-write-journal]\n"
          "                 [--io-uring]\n"
          "                 IMAGEDIR MOUNTPOINT\n\n"
          "Serves IMAGEDIR/origin.img and one snap-N.img per snapshot at MOUNTPOINT\n"
@@ -117,6 +122,9 @@ Options ParseOptions(int argc, char** argv) {
         fmt::format("--active-threads must be at most --threads ({})", o.threads));
   if (o.active_threads == 0)
     o.active_threads = std::min(o.threads, std::max(2u, static_cast<unsigned>(get_nprocs())));
+  o.poll_us = vm["poll-us"].as<unsigned>();
+  if (o.poll_us > kMaxPollUs)
+    throw std::runtime_error(fmt::format("--poll-us must be at most {}", kMaxPollUs));
   o.read_passthrough = vm.count("read-passthrough") > 0;
   o.write_journal = vm.count("no-write-journal") == 0;
   o.io_uring = vm.count("io-uring") > 0;

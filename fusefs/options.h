@@ -19,6 +19,7 @@ struct Options {
   std::vector<std::string> fuse_options;  // every -o, split at commas
   unsigned threads = 16;
   unsigned active_threads = 2;  // --active-threads, 0 there resolved to one per CPU (>= 2)
+  unsigned poll_us = 50;  // --poll-us
   uint32_t cow_threshold = 0;  // 0: the engine's default
   std::string imagedir;
   std::string mountpoint;

@@ -31,6 +31,7 @@ std::atomic<unsigned long> g_hits{0};
 Passthrough* g_pt = nullptr;  // set before the loop starts, constant afterwards
 bool g_uring_wanted = false;  // the same
 RequestGate* g_gate = nullptr;  // the same
+RequestPoll* g_poll = nullptr;  // the same
 std::atomic<bool> g_uring_offered{false};
 
 // Set around the fuse_reply_*() call whose reply this thread sends next.
@@ -72,8 +73,9 @@ bool IsReply(const iovec* iov, int count, size_t body) {
 
 // The first request is INIT: note whether the kernel offers passthrough.
 ssize_t HookRead(int fd, void* buf, size_t len, void*) {
+  if (g_poll) g_poll->Finished();
   if (g_gate) PassGate();
-  const ssize_t n = read(fd, buf, len);
+  const ssize_t n = g_poll ? g_poll->Read(fd, buf, len) : read(fd, buf, len);
   if (g_gate) {
     const int err = errno;
     g_gate->Took(t_worker, n > 0);
@@ -158,6 +160,8 @@ bool InstallReplyHook(fuse_session* se, Passthrough* pt) {
 void SetRequestGate(RequestGate* gate) {
   g_gate = g_installed.load() ? gate : nullptr;
 }
+
+void SetRequestPoll(RequestPoll* poll) { g_poll = g_installed.load() ? poll : nullptr; }
 
 void MarkInitReply() { t_init_reply = g_installed.load(std::memory_order_relaxed); }
 

@@ -18,6 +18,7 @@
 
 #include "fusefs/passthrough.h"
 #include "fusefs/request_gate.h"
+#include "fusefs/request_poll.h"
 
 namespace snapcow::fusefs {
 
@@ -34,6 +35,9 @@ void SetIoUringWanted(bool wanted);  // before the loop starts
 // `gate` before it reads a request from /dev/fuse; `gate` outlives the loop and is built
 // with an `ended` check on the session, which is what lets parked workers go at exit.
 void SetRequestGate(RequestGate* gate);
+// The same for `poll`: every worker reads its requests through it (and not at all without
+// the hook). `poll` outlives the loop.
+void SetRequestPoll(RequestPoll* poll);
 // fuse_reply_open(), asking the kernel for parallel direct writes when `parallel` is set and
 // direct_io is on, and for passthrough to `backing_id` when it is > 0.
 int ReplyOpen(fuse_req_t req, fuse_file_info* fi, bool parallel, int backing_id = 0);

@@ -29,6 +29,8 @@ expect_fail_msg "unrecogni|unknown|invalid|usage" "$SNAPCOWFS" --no-such-option 
 expect_fail_msg "usage|missing|required|argument" "$SNAPCOWFS" -f "$IMG"
 expect_fail_msg "active-threads must be at most --threads \(4\)" "$SNAPCOWFS" -f --threads 4 --active-threads 5 "$IMG" "$MNT"
 mountpoint -q "$MNT" && fail "snapcowfs mounted with --active-threads above --threads"
+expect_fail_msg "poll-us must be at most 1000" "$SNAPCOWFS" -f --poll-us 1001 "$IMG" "$MNT"
+mountpoint -q "$MNT" && fail "snapcowfs mounted with --poll-us 1001"
 expect_fail_msg "unknown|invalid|usage" "$SNAPCOWCTL" frobnicate "$IMG"
 grep -q frobnicate "$T/last.out" || fail "the message for an unknown command does not name it: $(cat "$T/last.out")"
 

@@ -5,13 +5,14 @@
 # landed at another offset fails verification; plain checksums would not catch stale blocks.
 #
 # Usage: fio_verify.sh [throttled|io_uring]   (throttled: --threads 2 --cow-threshold 4, so
-# writers queue for copy slots and FUSE threads all the time; io_uring: --io-uring with
+# writers queue for copy slots and FUSE threads all the time, and --poll-us 0, so the workers
+# sleep in blocking reads of /dev/fuse instead of polling it; io_uring: --io-uring with
 # fuse.enable_uring set to Y for the test, and the daemon must have answered through the ring)
 TEST_VARIANT=${1:-}
 . "$(dirname "$0")/lib.sh"
 
 DAEMON_ARGS=()
-if [ "$TEST_VARIANT" = throttled ]; then DAEMON_ARGS=(--threads 2 --cow-threshold 4); fi
+if [ "$TEST_VARIANT" = throttled ]; then DAEMON_ARGS=(--threads 2 --cow-threshold 4 --poll-us 0); fi
 URING_PARAM=/sys/module/fuse/parameters/enable_uring
 if [ "$TEST_VARIANT" = io_uring ]; then
   # Linux 6.14+ built with CONFIG_FUSE_IO_URING has the parameter; the CI kernel does.
