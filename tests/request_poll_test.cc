@@ -24,9 +24,11 @@ struct Pipe {
     for (int f : fd)
       if (f >= 0) close(f);
   }
-  void Put(const std::string& s) const {
-    REQUIRE(write(fd[1], s.data(), s.size()) == static_cast<ssize_t>(s.size()));
+  // No Catch assertion inside: it may run on another thread (Catch2 v2 is not thread-safe).
+  bool Write(const std::string& s) const {
+    return write(fd[1], s.data(), s.size()) == static_cast<ssize_t>(s.size());
   }
+  void Put(const std::string& s) const { REQUIRE(Write(s)); }
   void CloseWriter() {
     close(fd[1]);
     fd[1] = -1;
@@ -65,12 +67,14 @@ TEST_CASE("an idle worker looks and finds a queued request") {
 TEST_CASE("a look that finds nothing sleeps until a request comes") {
   Pipe p;
   RequestPoll poll(p.fd[0], 50us);
+  bool wrote = false;
   std::thread later([&] {
     std::this_thread::sleep_for(300ms);
-    p.Put("late");
+    wrote = p.Write("late");
   });
   CHECK(Take(poll, p.fd[0]) == "late");
   later.join();
+  CHECK(wrote);
   // One look, whichever way it ended (a descheduled test thread may see the write).
   CHECK(poll.found() + poll.missed() == 1);
 }
